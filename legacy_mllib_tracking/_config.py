@@ -1,0 +1,263 @@
+"""``configure(spark)``, ``is_configured()``, ``reset()``: the one home of global state."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from legacy_mllib_tracking import _compat
+from legacy_mllib_tracking._patching import PatchSet
+from legacy_mllib_tracking.errors import InvalidRuntimeVersion, RuntimeVersionWarning
+from legacy_mllib_tracking.keys import (
+    CONF_AUTOLOG,
+    CONF_SPARK_VERSION,
+    CONF_TRACK,
+    ENV_ML_PYTHONPATH,
+    ENV_RUNTIME_VERSION,
+)
+from legacy_mllib_tracking.routing import Decision, Mode, decide
+from legacy_mllib_tracking.runtime import RuntimeVersion, parse_runtime_version
+
+__all__ = [
+    "RuntimeInputs",
+    "configure",
+    "current_decision",
+    "is_configured",
+    "read_inputs",
+    "reset",
+]
+
+_logger = logging.getLogger("legacy_mllib_tracking")
+
+_UNSET = object()
+
+
+@dataclass
+class _State:
+    patches: PatchSet = field(default_factory=PatchSet)
+    decision: Decision | None = None
+    autolog_by_us: bool = False
+    # The user's own pyspark.ml autolog config before our first configure(), restored by reset().
+    user_autolog: dict[str, Any] | object | None = _UNSET
+
+
+_state = _State()
+_lock = threading.RLock()
+
+
+@dataclass(frozen=True)
+class RuntimeInputs:
+    """The router's inputs as read from the argument, the environment and the Spark conf."""
+
+    runtime: RuntimeVersion | None
+    runtime_source: str | None
+    databricks: bool
+    ml: bool | None
+    track: str | None
+    autolog: str | None
+    unreadable: str | None = None  # an environment/conf runtime string that could not be parsed
+
+
+def _conf(spark: Any, key: str) -> str | None:
+    """Read a Spark conf key; a key the session refuses (Spark Connect) counts as unset."""
+    if spark is None:
+        return None
+    try:
+        value = spark.conf.get(key, None)
+    except Exception as error:
+        _logger.debug("Spark conf %r could not be read, counted as unset: %s", key, error)
+        return None
+    return None if value is None else str(value)
+
+
+def read_inputs(
+    spark: Any,
+    *,
+    runtime_version: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> RuntimeInputs:
+    """Read SPEC 2's inputs: runtime version, ML or standard, and the two flags.
+
+    Args:
+        spark: a SparkSession (classic or Connect), or ``None`` to read no conf.
+        runtime_version: a version the user passed; it wins over every other source.
+        environ: the environment (default ``os.environ``).
+
+    Raises:
+        InvalidRuntimeVersion: ``runtime_version`` cannot be parsed.
+    """
+    env = os.environ if environ is None else environ
+    spark_version = _conf(spark, CONF_SPARK_VERSION)
+    runtime: RuntimeVersion | None = None
+    source: str | None = None
+    unreadable: str | None = None
+    databricks = False
+
+    if runtime_version is not None:
+        source = "argument runtime_version"
+        runtime = parse_runtime_version(runtime_version, source=source)
+        databricks = True
+    else:
+        for text, where in (
+            (env.get(ENV_RUNTIME_VERSION), f"env {ENV_RUNTIME_VERSION}"),
+            (spark_version, f"Spark conf {CONF_SPARK_VERSION}"),
+        ):
+            if text is None or not text.strip():
+                continue
+            databricks = True
+            source = where
+            try:
+                runtime = parse_runtime_version(text, source=where)
+            except InvalidRuntimeVersion:
+                unreadable = f"{where}={text!r}"
+                runtime = None
+            break
+
+    ml: bool | None = None
+    if runtime is not None and source == "argument runtime_version" and runtime.ml is not None:
+        ml = runtime.ml
+    else:
+        signals = []
+        if env.get(ENV_ML_PYTHONPATH):
+            signals.append(True)
+        if runtime is not None and runtime.ml is not None:
+            signals.append(runtime.ml)
+        if spark_version:
+            signals.append("-ml-" in spark_version.lower())
+        if True in signals:
+            ml = True
+        elif False in signals:
+            ml = False
+    return RuntimeInputs(
+        runtime=runtime,
+        runtime_source=source,
+        databricks=databricks,
+        ml=ml,
+        track=_conf(spark, CONF_TRACK),
+        autolog=_conf(spark, CONF_AUTOLOG),
+        unreadable=unreadable,
+    )
+
+
+def configure(
+    spark: Any,
+    *,
+    runtime_version: str | None = None,
+    mode: Mode | str | None = None,
+    autolog_options: Mapping[str, Any] | None = None,
+) -> Decision:
+    """Route between legacy nested tracking and mlflow autolog, and apply the chosen mode.
+
+    Repeatable: a second call re-routes without double patching or double logging.
+
+    Args:
+        spark: the SparkSession (classic or Spark Connect) whose conf holds the flags; ``None``
+            reads no conf.
+        runtime_version: a Databricks runtime version that overrides the environment, e.g.
+            ``"10.4 LTS ML"``, ``"15.4"``, ``"13.3.x-scala2.12"``.
+        mode: force ``"legacy"``, ``"autolog"`` or ``"off"`` instead of routing.
+        autolog_options: keyword arguments for ``mlflow.pyspark.ml.autolog()`` in AUTOLOG mode,
+            e.g. ``{"log_models": False}``; checked against autolog's signature in every mode.
+
+    Returns:
+        The :class:`Decision` that was applied.
+
+    Raises:
+        InvalidRuntimeVersion: ``runtime_version`` cannot be parsed.
+        InvalidFlagValue: a flag in the Spark conf is not ``true``/``false``.
+        InvalidModeError: ``mode`` names no mode.
+        InvalidAutologOption: ``autolog_options`` names an option autolog does not have.
+    """
+    from legacy_mllib_tracking import autolog
+
+    options = autolog.validate_options(autolog_options)
+    inputs = read_inputs(spark, runtime_version=runtime_version)
+    decision = decide(
+        inputs.runtime,
+        databricks=inputs.databricks,
+        ml=inputs.ml,
+        track=inputs.track,
+        autolog=inputs.autolog,
+        mode=mode,
+        runtime_source=inputs.runtime_source,
+    )
+    if inputs.unreadable is not None:
+        warnings.warn(
+            f"legacy-mllib-tracking: cannot read the Databricks runtime version "
+            f"{inputs.unreadable}; routing it like the newest runtime",
+            RuntimeVersionWarning,
+            stacklevel=2,
+        )
+    with _lock:
+        _apply(decision, options)
+    for category, message in decision.warnings:
+        warnings.warn(message, category, stacklevel=2)
+    _logger.info("legacy-mllib-tracking configured: %s", decision)
+    return decision
+
+
+def _apply(decision: Decision, options: dict[str, Any]) -> None:
+    from legacy_mllib_tracking import _tracker, autolog
+
+    if _state.user_autolog is _UNSET:
+        _state.user_autolog = _compat.autolog_config()
+    _state.patches.undo()
+    if decision.mode is Mode.LEGACY:
+        if not _compat.autolog_disabled():
+            autolog.disable_autolog()
+        _state.autolog_by_us = False
+        _tracker.install(_state.patches, Mode.LEGACY)
+    elif decision.mode is Mode.AUTOLOG:
+        autolog.enable_autolog(options)
+        _state.autolog_by_us = True
+        autolog.install_client_fixes(_state.patches)
+        _tracker.install(_state.patches, Mode.AUTOLOG)
+    else:
+        if _state.autolog_by_us:
+            _restore_user_autolog()
+        _state.autolog_by_us = False
+    _state.decision = decision
+
+
+def is_configured() -> bool:
+    """Return whether ``configure()`` has run since the last ``reset()``."""
+    return _state.decision is not None
+
+
+def current_decision() -> Decision | None:
+    """Return the decision in force, or ``None`` before ``configure()``."""
+    return _state.decision
+
+
+def reset() -> None:
+    """Restore the process to its state before the first ``configure()``.
+
+    Removes every patch, turns off autologging this library turned on, and turns a user's own
+    pyspark.ml autologging back on with the options it had. A second call is a no-op.
+    """
+    with _lock:
+        _state.patches.undo()
+        if _state.decision is not None:
+            _restore_user_autolog()
+        _state.decision = None
+        _state.autolog_by_us = False
+        _state.user_autolog = _UNSET
+
+
+def _restore_user_autolog() -> None:
+    """Give pyspark.ml autologging back the state the user left it in before configure()."""
+    user = _state.user_autolog
+    if isinstance(user, dict):
+        import mlflow.pyspark.ml
+
+        if _compat.autolog_config() != user:
+            mlflow.pyspark.ml.autolog(**{k: v for k, v in user.items() if k != "disable"})
+    elif not _compat.autolog_disabled():
+        from legacy_mllib_tracking import autolog
+
+        autolog.disable_autolog()

@@ -1,0 +1,255 @@
+"""AUTOLOG mode: the only caller of ``mlflow.pyspark.ml.autolog``, plus the layout fixes of SPEC 5.
+
+Plain autolog (mlflow 2.x and 3.x) misses three points of the run-layout contract; while a tuning
+fit is in progress, this module rewrites autolog's own ``MlflowClient`` calls for that fit's parent
+and children, so the fixes cost no extra round trip:
+
+- children of a tuned ``Pipeline`` get their tuned params under bare names (``maxDepth``) next to
+  autolog's qualified ones (``DecisionTreeClassifier.maxDepth``);
+- a second fit into the same run gets ``_<uuid>`` suffixes on every param, tag and artifact name the
+  parent already has, instead of "Changing param values is not allowed" and a lost fit;
+- children get a run name saying which map they tested and their map index.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from legacy_mllib_tracking._patching import PatchSet
+from legacy_mllib_tracking._tuning import grid_params, grid_run_names
+from legacy_mllib_tracking._writer import FitContext
+from legacy_mllib_tracking.errors import InvalidAutologOption
+from legacy_mllib_tracking.keys import TAG_FIT_ID, TAG_MAP_INDEX, TAG_PARENT_RUN_ID, TAG_RUN_NAME
+
+__all__ = [
+    "disable_autolog",
+    "enable_autolog",
+    "fixing",
+    "install_client_fixes",
+    "validate_options",
+]
+
+_logger = logging.getLogger(__name__)
+
+
+def autolog_parameters() -> frozenset[str]:
+    """Return the keyword arguments ``mlflow.pyspark.ml.autolog`` accepts in this mlflow."""
+    import mlflow.pyspark.ml
+
+    return frozenset(inspect.signature(mlflow.pyspark.ml.autolog).parameters)
+
+
+def validate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Check ``autolog_options`` against ``mlflow.pyspark.ml.autolog``'s signature.
+
+    Raises:
+        InvalidAutologOption: an option autolog does not have, or ``disable`` (use ``mode="off"``).
+    """
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise InvalidAutologOption(
+            f"configure(autolog_options=...) must be a dict of mlflow.pyspark.ml.autolog keyword "
+            f"arguments, got {options!r}"
+        )
+    accepted = autolog_parameters() - {"disable"}
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise InvalidAutologOption(
+            f"configure(autolog_options=...) names {', '.join(map(repr, unknown))}, which "
+            f"mlflow.pyspark.ml.autolog does not accept; accepted: {', '.join(sorted(accepted))}"
+            + ("; use configure(mode='off') instead of disable" if "disable" in unknown else "")
+        )
+    return dict(options)
+
+
+def enable_autolog(options: Mapping[str, Any]) -> None:
+    """Call ``mlflow.pyspark.ml.autolog(exclusive=False, **options)``.
+
+    ``exclusive=False`` because Databricks' start-up hook used ``exclusive=True``, which logs
+    nothing inside a user's ``with mlflow.start_run():`` (where the old notebooks fit their
+    tuners).
+    """
+    import mlflow.pyspark.ml
+
+    kwargs = {"exclusive": False, "silent": False}
+    kwargs.update(options)
+    mlflow.pyspark.ml.autolog(**kwargs)
+
+
+def disable_autolog() -> None:
+    """Turn pyspark.ml autologging off."""
+    import mlflow.pyspark.ml
+
+    mlflow.pyspark.ml.autolog(disable=True)
+
+
+@dataclass
+class _Fix:
+    """What the client fixes need for one autologged fit."""
+
+    ctx: FitContext
+    params_by_map: list[dict[str, str]]
+    names_by_map: list[str]
+    next_child: int = 0
+    logged_params: set[str] = field(default_factory=set)
+    children: dict[int, str] = field(default_factory=dict)  # map index -> run id
+
+
+_lock = threading.Lock()
+_parents: dict[str, _Fix] = {}
+_children: dict[str, tuple[_Fix, int, set[str]]] = {}
+
+
+@contextmanager
+def fixing(ctx: FitContext, tuner: Any) -> Iterator[_Fix]:
+    """Apply the client fixes to ``ctx``'s parent and its new children while the block runs."""
+    fix = _Fix(ctx, grid_params(tuner), grid_run_names(tuner))
+    with _lock:
+        _parents[ctx.parent_run_id] = fix
+    try:
+        yield fix
+    finally:
+        with _lock:
+            _parents.pop(ctx.parent_run_id, None)
+            for run_id in fix.children.values():
+                _children.pop(run_id, None)
+
+
+def _fix_for_parent(run_id: str | None) -> _Fix | None:
+    if not _parents:  # fast path: no autologged tuning fit in progress
+        return None
+    if run_id is None:
+        return None
+    with _lock:
+        return _parents.get(run_id)
+
+
+def _renamed(fix: _Fix, entities: Any, kind: str) -> list[Any]:
+    from mlflow.entities import Param, RunTag
+
+    out = []
+    for entity in entities or ():
+        if kind == "param":
+            key = fix.ctx.param_key(entity.key)
+            fix.logged_params.add(entity.key)
+            out.append(entity if key == entity.key else Param(key, entity.value))
+        else:
+            key = fix.ctx.tag_key(entity.key)
+            out.append(entity if key == entity.key else RunTag(key, entity.value))
+    return out
+
+
+def install_client_fixes(patches: PatchSet) -> None:
+    """Patch ``MlflowClient`` so autolog's writes for a :func:`fixing` fit follow the contract."""
+    from mlflow.entities import Param
+    from mlflow.tracking import MlflowClient
+
+    def make_create_run(original: Any) -> Any:
+        signature = inspect.signature(original)
+
+        def create_run(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _parents:
+                return original(self, *args, **kwargs)
+            bound = signature.bind(self, *args, **kwargs)
+            tags = dict(bound.arguments.get("tags") or {})
+            fix = _fix_for_parent(str(tags.get(TAG_PARENT_RUN_ID, "")))
+            if fix is None:
+                return original(self, *args, **kwargs)
+            with _lock:
+                index = fix.next_child
+                fix.next_child += 1
+            if index < len(fix.names_by_map):
+                tags.setdefault(TAG_RUN_NAME, fix.names_by_map[index])
+                if "run_name" in signature.parameters and not bound.arguments.get("run_name"):
+                    bound.arguments["run_name"] = fix.names_by_map[index]
+            tags[TAG_MAP_INDEX] = str(index)
+            tags[TAG_FIT_ID] = fix.ctx.fit_id
+            bound.arguments["tags"] = tags
+            run = original(*bound.args, **bound.kwargs)
+            with _lock:
+                fix.children[index] = run.info.run_id
+                _children[run.info.run_id] = (fix, index, set())
+            return run
+
+        return create_run
+
+    def make_log_batch(original: Any) -> Any:
+        signature = inspect.signature(original)
+
+        def log_batch(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _parents:
+                return original(self, *args, **kwargs)
+            bound = signature.bind(self, *args, **kwargs)
+            run_id = bound.arguments.get("run_id")
+            fix = _fix_for_parent(run_id)
+            if fix is not None:
+                bound.arguments["params"] = _renamed(fix, bound.arguments.get("params"), "param")
+                bound.arguments["tags"] = _renamed(fix, bound.arguments.get("tags"), "tag")
+                return original(*bound.args, **bound.kwargs)
+            with _lock:
+                child = None if run_id is None else _children.get(run_id)
+            if child is None:
+                return original(self, *args, **kwargs)
+            fix, index, done = child
+            params = list(bound.arguments.get("params") or ())
+            present = {p.key for p in params} | done
+            wanted = fix.params_by_map[index] if index < len(fix.params_by_map) else {}
+            extra = [Param(k, v) for k, v in wanted.items() if k not in present]
+            done.update(p.key for p in params)
+            done.update(p.key for p in extra)
+            bound.arguments["params"] = params + extra
+            return original(*bound.args, **bound.kwargs)
+
+        return log_batch
+
+    def make_log_dict(original: Any) -> Any:
+        signature = inspect.signature(original)
+
+        def log_dict(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _parents:
+                return original(self, *args, **kwargs)
+            bound = signature.bind(self, *args, **kwargs)
+            fix = _fix_for_parent(bound.arguments.get("run_id"))
+            if fix is not None and fix.ctx.repeated:
+                stem, dot, ext = str(bound.arguments["artifact_file"]).rpartition(".")
+                name = f"{stem}_{fix.ctx.fit_id}.{ext}" if dot else f"{ext}_{fix.ctx.fit_id}"
+                bound.arguments["artifact_file"] = name
+            return original(*bound.args, **bound.kwargs)
+
+        return log_dict
+
+    def make_log_artifact(original: Any) -> Any:
+        signature = inspect.signature(original)
+
+        def log_artifact(self: Any, *args: Any, **kwargs: Any) -> Any:
+            if not _parents:
+                return original(self, *args, **kwargs)
+            bound = signature.bind(self, *args, **kwargs)
+            fix = _fix_for_parent(bound.arguments.get("run_id"))
+            path = str(bound.arguments.get("local_path", ""))
+            if fix is None or not fix.ctx.repeated or not os.path.isfile(path):
+                return original(*bound.args, **bound.kwargs)
+            stem, dot, ext = os.path.basename(path).rpartition(".")
+            name = f"{stem}_{fix.ctx.fit_id}.{ext}" if dot else f"{ext}_{fix.ctx.fit_id}"
+            with tempfile.TemporaryDirectory() as tmp:
+                copy = os.path.join(tmp, name)
+                shutil.copyfile(path, copy)
+                bound.arguments["local_path"] = copy
+                return original(*bound.args, **bound.kwargs)
+
+        return log_artifact
+
+    patches.patch(MlflowClient, "create_run", make_create_run)
+    patches.patch(MlflowClient, "log_batch", make_log_batch)
+    patches.patch(MlflowClient, "log_dict", make_log_dict)
+    patches.patch(MlflowClient, "log_artifact", make_log_artifact)

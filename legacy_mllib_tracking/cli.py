@@ -1,0 +1,244 @@
+"""The command line: ``legacy-mllib-tracking explain | demo``.
+
+Also runs as ``python -m legacy_mllib_tracking``.
+
+Bad input exits with status 2 and one line on stderr naming the value and what is accepted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from legacy_mllib_tracking.errors import LegacyTrackingError
+from legacy_mllib_tracking.keys import (
+    AVG_PREFIX,
+    CONF_AUTOLOG,
+    CONF_SPARK_VERSION,
+    CONF_TRACK,
+    TAG_ESTIMATOR_NAME,
+)
+
+__all__ = ["main", "render_tree"]
+
+_CONF_KEYS = (CONF_TRACK, CONF_AUTOLOG, CONF_SPARK_VERSION)
+
+
+class _UsageError(Exception):
+    """Bad command-line input: printed as one line, exit status 2."""
+
+
+class _DictConf:
+    """A stand-in for ``spark.conf`` holding ``--conf KEY=VALUE`` pairs (no Spark needed)."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self._values = values
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self._values.get(key, default)
+
+
+class _ConfSession:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.conf = _DictConf(values)
+
+
+def _parse_conf(pairs: Sequence[str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise _UsageError(f"--conf expects KEY=VALUE, got {pair!r}")
+        key = key.strip()
+        if key not in _CONF_KEYS:
+            raise _UsageError(
+                f"--conf key {key!r} is not read by the router; accepted keys: "
+                + ", ".join(_CONF_KEYS)
+            )
+        values[key] = value
+    return values
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking._config import read_inputs
+    from legacy_mllib_tracking.routing import decide
+
+    conf = _parse_conf(args.conf)
+    inputs = read_inputs(_ConfSession(conf), runtime_version=args.runtime)
+    decision = decide(
+        inputs.runtime,
+        databricks=inputs.databricks,
+        ml=inputs.ml,
+        track=inputs.track,
+        autolog=inputs.autolog,
+        runtime_source=inputs.runtime_source,
+    )
+    warnings_ = [message for _, message in decision.warnings]
+    if inputs.unreadable:
+        warnings_.insert(0, f"cannot read runtime {inputs.unreadable}; routed like the newest")
+    if args.json:
+        payload = decision.to_dict()
+        payload["warnings"] = warnings_
+        print(json.dumps(payload, indent=2, sort_keys=True))
+        return 0
+    print(f"mode:    {decision.mode.value}")
+    where = decision.runtime or (
+        "unknown Databricks" if decision.databricks else "not Databricks"
+    )
+    print(
+        f"runtime: {where}"
+        + (f" (from {decision.runtime_source})" if decision.runtime_source else "")
+    )
+    print(f"ML:      {'unknown (counts as ML)' if decision.ml is None else decision.ml}")
+    print(f"flags:   {decision.track}")
+    print(f"         {decision.autolog}")
+    print(f"reason:  {decision.reason}")
+    for message in warnings_:
+        print(f"warning: {message}")
+    return 0
+
+
+def _fmt_metric(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if math.isnan(value):
+        return "nan"
+    return f"{value:.4f}"
+
+
+def render_tree(layout: Any, *, width: int = 80) -> str:
+    """Render a run layout as text: the parent, then one row per child (tuned params, metric).
+
+    Children are sorted by the tuned metric, best first (honouring larger-is-better when the
+    best child is tagged), and the best child is marked with ``*``.
+    """
+    parent = layout.parent
+    lines = [
+        f"parent run {parent.run_id}  {parent.status}  "
+        f"{parent.tags.get(TAG_ESTIMATOR_NAME, '')}".rstrip()[:width]
+    ]
+    settings = ", ".join(
+        f"{k}={parent.params[k]}"
+        for k in ("estimator", "evaluator", "metricName", "numFolds", "trainRatio", "seed")
+        if k in parent.params
+    )
+    if settings:
+        lines.append(f"  {settings}"[:width])
+    metric = _metric_key(layout)
+    children = list(layout.children)
+    best = [c for c in children if c.is_best]
+    larger = True
+    if best and metric is not None:
+        # NaN is left out: min()/max() over a list that starts with NaN return NaN.
+        values = [
+            value
+            for value in (c.metrics.get(metric) for c in children)
+            if value is not None and not math.isnan(value)
+        ]
+        best_value = best[0].metrics.get(metric)
+        if values and best_value is not None and best_value == min(values) != max(values):
+            larger = False
+    if metric is not None:
+        def key(child: Any) -> tuple[bool, float]:
+            value = child.metrics.get(metric)
+            if value is None or math.isnan(value):
+                return (True, 0.0)
+            return (False, -value if larger else value)
+
+        children.sort(key=key)
+    tuned = _tuned_names(children)
+    header = f"  {'':1} {'child':<8} {metric or 'metric':>16}  tuned params"
+    lines.append(header[:width])
+    for child in children:
+        params = ",".join(f"{k}={child.params[k]}" for k in tuned if k in child.params)
+        mark = "*" if child.is_best else " "
+        value = _fmt_metric(child.metrics.get(metric or ""))
+        row = f"  {mark} {child.run_id[:8]:<8} {value:>16}  {params}"
+        if len(row) > width:
+            row = row[: width - 3] + "..."
+        lines.append(row)
+    lines.append(f"  {len(children)} child runs" + ("; * marks the best" if best else ""))
+    return "\n".join(lines)
+
+
+def _metric_key(layout: Any) -> str | None:
+    for child in layout.children:
+        for key in child.metrics:
+            if key.startswith(AVG_PREFIX):
+                return str(key)
+    for child in layout.children:
+        for key in child.metrics:
+            if not key.startswith("std_"):
+                return str(key)
+    return None
+
+
+def _tuned_names(children: Sequence[Any]) -> list[str]:
+    """Params whose values differ across children (the tuned ones), bare names first.
+
+    A qualified ``Stage.name`` is shown only when no bare ``name`` is (autolog logs both).
+    """
+    if not children:
+        return []
+    keys: dict[str, None] = {}
+    for child in children:
+        for key in child.params:
+            keys.setdefault(key, None)
+    varying = [k for k in keys if len({c.params.get(k) for c in children}) > 1]
+    bare = [k for k in varying if "." not in k]
+    qualified = [k for k in varying if "." in k and k.rsplit(".", 1)[1] not in bare]
+    return bare + qualified
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking import demo
+
+    return demo.run(runtime=args.runtime, tracking_uri=args.tracking_uri, workdir=Path.cwd())
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="legacy-mllib-tracking",
+        description="Legacy automated MLflow tracking for MLlib tuning, on any runtime.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    explain = sub.add_parser("explain", help="print the routing decision for an input, no Spark")
+    explain.add_argument("--runtime", help="a runtime version, e.g. '10.4 LTS ML', '15.4'")
+    explain.add_argument(
+        "--conf",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a Spark conf value the router reads (repeatable): " + ", ".join(_CONF_KEYS),
+    )
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.set_defaults(func=_explain)
+    demo = sub.add_parser("demo", help="fit a CrossValidator on local Spark and show its runs")
+    demo.add_argument("--runtime", help="simulate a runtime version, e.g. '9.1' (legacy)")
+    demo.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
+    )
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (_UsageError, LegacyTrackingError) as error:
+        print(f"legacy-mllib-tracking {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        sys.stdout.flush()
+

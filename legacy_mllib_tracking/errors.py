@@ -1,0 +1,75 @@
+"""The exceptions and warnings of legacy-mllib-tracking.
+
+Every error the library raises on purpose derives from :class:`LegacyTrackingError` and also from
+the builtin it refines, so ``except ValueError`` keeps working for callers who do not know us::
+
+    LegacyTrackingError (Exception)
+    ├── InvalidRuntimeVersion (ValueError)   a runtime string that cannot be parsed
+    ├── InvalidFlagValue (ValueError)        a Spark conf flag that is not 'true'/'false'
+    ├── InvalidModeError (ValueError)        a forced mode that is not legacy/autolog/off
+    ├── InvalidAutologOption (ValueError)    an autolog option mlflow.pyspark.ml.autolog lacks
+    ├── NotATuningEstimator (TypeError)      a non-tuner where a tuner is expected
+    └── RunNotFound (LookupError)            a run id the tracking store does not know
+
+    TrackingWarning (UserWarning)            something was not logged; training went on
+    └── LegacyTrackingDeprecationWarning (FutureWarning)
+                                             the legacy layout is served by this library
+    RuntimeVersionWarning (TrackingWarning)  a runtime string from the environment was unreadable
+
+Errors raised by Spark's own ``fit()`` are never wrapped: they reach the caller unchanged.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "InvalidAutologOption",
+    "InvalidFlagValue",
+    "InvalidModeError",
+    "InvalidRuntimeVersion",
+    "LegacyTrackingDeprecationWarning",
+    "LegacyTrackingError",
+    "NotATuningEstimator",
+    "RunNotFound",
+    "RuntimeVersionWarning",
+    "TrackingWarning",
+]
+
+
+class LegacyTrackingError(Exception):
+    """Base class of every error raised on purpose by legacy-mllib-tracking."""
+
+
+class InvalidRuntimeVersion(LegacyTrackingError, ValueError):
+    """A Databricks runtime version string that the parser cannot read."""
+
+
+class InvalidFlagValue(LegacyTrackingError, ValueError):
+    """A Spark conf flag whose value is not a Spark boolean."""
+
+
+class InvalidModeError(LegacyTrackingError, ValueError):
+    """A forced mode that is not one of ``legacy``, ``autolog``, ``off``."""
+
+
+class InvalidAutologOption(LegacyTrackingError, ValueError):
+    """An ``autolog_options`` key that ``mlflow.pyspark.ml.autolog()`` does not accept."""
+
+
+class NotATuningEstimator(LegacyTrackingError, TypeError):
+    """An object passed where a ``CrossValidator`` or ``TrainValidationSplit`` is expected."""
+
+
+class RunNotFound(LegacyTrackingError, LookupError):
+    """A run id that the tracking store does not know."""
+
+
+class TrackingWarning(UserWarning):
+    """Tracking could not log something; the fit itself went on and returned its model."""
+
+
+class LegacyTrackingDeprecationWarning(TrackingWarning, FutureWarning):
+    """Legacy MLlib tracking is retired on Databricks; this library provides its layout."""
+
+
+class RuntimeVersionWarning(TrackingWarning):
+    """A runtime version read from the environment or Spark conf could not be parsed."""

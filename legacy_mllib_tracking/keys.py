@@ -1,0 +1,50 @@
+"""Every external string the library reads or writes, defined once.
+
+Writers, readers and tests import these constants; nothing else spells them.
+"""
+
+from __future__ import annotations
+
+# --- inputs of the router (SPEC 2) -------------------------------------------------------------
+ENV_RUNTIME_VERSION = "DATABRICKS_RUNTIME_VERSION"
+ENV_ML_PYTHONPATH = "MLR_PYTHONPATH"
+CONF_SPARK_VERSION = "spark.databricks.clusterUsageTags.sparkVersion"
+CONF_TRACK = "spark.databricks.mlflow.trackMLlib.enabled"
+CONF_AUTOLOG = "spark.databricks.mlflow.autologging.enabled"
+
+# --- MLflow's own tags --------------------------------------------------------------------------
+TAG_PARENT_RUN_ID = "mlflow.parentRunId"
+TAG_RUN_NAME = "mlflow.runName"
+
+# --- tags this library writes -------------------------------------------------------------------
+_PREFIX = "legacy_mllib_tracking."
+#: On the parent: the mode that logged the tuning fit ("legacy" or "autolog").
+TAG_MODE = _PREFIX + "mode"
+#: On the parent: the tuning estimator's class name ("CrossValidator"); same key as mlflow autolog.
+TAG_ESTIMATOR_NAME = "estimator_name"
+#: On the parent: the tuning estimator's fully qualified class name; same key as mlflow autolog.
+TAG_ESTIMATOR_CLASS = "estimator_class"
+#: On each child: the index of its param map in ``getEstimatorParamMaps()``.
+TAG_MAP_INDEX = _PREFIX + "map_index"
+#: On each child: the uuid of the ``fit()`` call that logged it (one per fit).
+TAG_FIT_ID = _PREFIX + "fit_id"
+#: On the best child: "true".
+TAG_BEST = _PREFIX + "best"
+
+# --- parent params of the run-layout contract (SPEC 5.2) -----------------------------------------
+PARAM_ESTIMATOR = "estimator"  # the tuned estimator's class name
+PARAM_EVALUATOR = "evaluator"  # the evaluator's class name
+PARAM_METRIC_NAME = "metricName"  # the evaluator's metricName
+#: The tuner's own settings logged on the parent, per tuner class name.
+TUNER_SETTINGS = {
+    "CrossValidator": ("numFolds", "seed", "parallelism", "collectSubModels", "foldCol"),
+    "TrainValidationSplit": ("trainRatio", "seed", "parallelism", "collectSubModels"),
+}
+
+# --- metrics ------------------------------------------------------------------------------------
+AVG_PREFIX = "avg_"  # CrossValidator child metric: avg_<metricName>
+STD_PREFIX = "std_"  # CrossValidator child metric where pyspark has stdMetrics: std_<metricName>
+BEST_PREFIX = "best_"  # parent metric: best_<child metric key>
+
+# --- the autolog integration --------------------------------------------------------------------
+MLFLOW_AUTOLOG_FLAVOR = "pyspark.ml"

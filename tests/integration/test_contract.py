@@ -1,0 +1,257 @@
+"""The run-layout contract of SPEC 5, in LEGACY and AUTOLOG modes alike, on real parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+import pytest
+from mlflow.tracking import MlflowClient
+
+from legacy_mllib_tracking import configure, inspect_run_layout
+from legacy_mllib_tracking.keys import (
+    BEST_PREFIX,
+    TAG_BEST,
+    TAG_FIT_ID,
+    TAG_MAP_INDEX,
+    TAG_MODE,
+    TAG_PARENT_RUN_ID,
+    TUNER_SETTINGS,
+)
+
+from .builders import METRIC, grid_values, tuner
+
+LEAN = {"log_models": False, "log_datasets": False}
+
+
+def _configure(spark: Any, mode: str) -> None:
+    configure(spark, mode=mode, autolog_options=LEAN if mode == "autolog" else None)
+
+
+def _metric_key(kind: str) -> str:
+    return f"avg_{METRIC}" if kind == "cv" else METRIC
+
+
+def assert_contract(run_id: str, *, kind: str, mode: str, fits: int = 1) -> Any:
+    """Assert SPEC 5 on the tree under ``run_id`` and return its layout."""
+    layout = inspect_run_layout(run_id)
+    parent = layout.parent
+    settings = TUNER_SETTINGS["CrossValidator" if kind == "cv" else "TrainValidationSplit"]
+    for key in (*[k for k in settings if k != "foldCol"], "estimator", "evaluator", "metricName"):
+        assert key in parent.params, f"parent lacks param {key!r}: {sorted(parent.params)}"
+    assert parent.params["metricName"] == METRIC
+    assert parent.tags[TAG_MODE] == mode
+    metric = _metric_key(kind)
+    assert BEST_PREFIX + metric in parent.metrics
+    assert len(layout.children) == 4 * fits
+    seen = []
+    for child in layout.children:
+        assert child.status == "FINISHED"
+        assert child.tags[TAG_PARENT_RUN_ID] == run_id
+        assert metric in child.metrics
+        if kind == "cv":
+            assert f"std_{METRIC}" in child.metrics
+        seen.append((child.params["regParam"], child.params["elasticNetParam"]))
+        assert child.name == (
+            f"regParam={child.params['regParam']},elasticNetParam={child.params['elasticNetParam']}"
+        )
+        assert child.map_index in range(4)
+    assert sorted(seen) == sorted(list(grid_values(kind)) * fits)
+    by_fit: dict[str, list[Any]] = {}
+    for child in layout.children:
+        by_fit.setdefault(child.tags[TAG_FIT_ID], []).append(child)
+    assert len(by_fit) == fits
+    best_values = []
+    for children in by_fit.values():
+        best = [c for c in children if c.tags.get(TAG_BEST) == "true"]
+        assert len(best) == 1
+        best_value = max(c.metrics[metric] for c in children)
+        assert best[0].metrics[metric] == pytest.approx(best_value)
+        best_values.append(best_value)
+    best_on_parent = [v for k, v in parent.metrics.items() if k.startswith(BEST_PREFIX + metric)]
+    assert sorted(best_on_parent) == pytest.approx(sorted(best_values))
+    # A saved search on the bare name finds the children (also for a tuned Pipeline).
+    found = MlflowClient().search_runs(
+        [mlflow.get_run(run_id).info.experiment_id],
+        filter_string=f"params.regParam = '0.5' and tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'",
+    )
+    assert len(found) == 2 * fits
+    return layout
+
+
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+@pytest.mark.parametrize("kind", ["cv", "tvs"])
+@pytest.mark.parametrize("active", [True, False], ids=["active-run", "no-active-run"])
+@pytest.mark.parametrize("pipeline", [False, True], ids=["estimator", "pipeline"])
+def test_layout_contract(
+    spark: Any,
+    experiment: str,
+    data: Any,
+    raw_data: Any,
+    mode: str,
+    kind: str,
+    active: bool,
+    pipeline: bool,
+) -> None:
+    """One parent with the tuner's settings and one FINISHED child per map, in both modes."""
+    _configure(spark, mode)
+    estimator = tuner(kind, pipeline=pipeline)
+    frame = raw_data if pipeline else data
+    if active:
+        with mlflow.start_run() as run:
+            estimator.fit(frame)
+            assert mlflow.active_run().info.run_id == run.info.run_id, "user run was ended"
+        run_id = run.info.run_id
+    else:
+        estimator.fit(frame)
+        assert mlflow.active_run() is None
+        runs = MlflowClient().search_runs(
+            [experiment], filter_string=f"tags.`{TAG_MODE}` = '{mode}'"
+        )
+        assert len(runs) == 1
+        run_id = runs[0].info.run_id
+        assert runs[0].info.status == "FINISHED"
+    assert_contract(run_id, kind=kind, mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_repeated_fit_in_one_run_keeps_both(
+    spark: Any, experiment: str, data: Any, mode: str
+) -> None:
+    """A second fit in one run logs into the same parent with _<uuid> suffixes, losing nothing."""
+    _configure(spark, mode)
+    first = tuner("cv")
+    second = tuner("cv")
+    second.setNumFolds(3)
+    with mlflow.start_run() as run:
+        first.fit(data)
+        second.fit(data)
+    layout = assert_contract(run.info.run_id, kind="cv", mode=mode, fits=2)
+    params = layout.parent.params
+    assert params["numFolds"] == "2"
+    suffixed = {k: v for k, v in params.items() if k.startswith("numFolds_")}
+    assert list(suffixed.values()) == ["3"], params
+    fit_id = next(iter(suffixed)).split("_", 1)[1]
+    assert len(fit_id) == 32
+    # every parent param of the second fit carries the same uuid
+    for key in ("seed", "estimator", "evaluator", "metricName"):
+        assert f"{key}_{fit_id}" in params
+    assert f"{TAG_MODE}_{fit_id}" in layout.parent.tags
+    indices = sorted(c.tags[TAG_MAP_INDEX] for c in layout.children)
+    assert indices == sorted(["0", "1", "2", "3"] * 2)
+
+
+def test_autolog_keeps_autologs_own_content(spark: Any, experiment: str, data: Any) -> None:
+    """AUTOLOG mode keeps what plain autolog logs: qualified params, artifacts, best_* params."""
+    configure(spark, mode="autolog", autolog_options={"log_models": False})
+    with mlflow.start_run() as run:
+        tuner("cv").fit(data)
+    layout = inspect_run_layout(run.info.run_id)
+    assert "BinaryClassificationEvaluator.metricName" in layout.parent.params
+    assert any(k.startswith("best_LogisticRegression.") for k in layout.parent.params)
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert {"estimator_info.json", "search_results.csv", "best_parameters.json"} <= artifacts
+    # autolog logs every param of the tuned estimator on each child; ours are among them
+    assert all("maxIter" in c.params for c in layout.children)
+
+
+def test_autolog_repeated_fit_keeps_artifacts(spark: Any, experiment: str, data: Any) -> None:
+    """A second autologged fit writes its artifacts under suffixed names instead of overwriting."""
+    configure(spark, mode="autolog", autolog_options=LEAN)
+    with mlflow.start_run() as run:
+        tuner("cv").fit(data)
+        tuner("cv").fit(data)
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert "search_results.csv" in artifacts
+    assert len([a for a in artifacts if a.startswith("search_results_")]) == 1, artifacts
+    assert len([a for a in artifacts if a.startswith("estimator_info_")]) == 1, artifacts
+
+
+def test_pipeline_clash_is_qualified(spark: Any, experiment: str, raw_data: Any) -> None:
+    """Two stages tuning params of the same name are logged as Stage.name; others stay bare."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.feature import StringIndexer, VectorAssembler
+    from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+
+    configure(spark, mode="legacy")
+    assembler = VectorAssembler(inputCols=["x0", "x1", "x2"], outputCol="features")
+    indexer = StringIndexer(inputCol="label", outputCol="label_index")
+    lr = LogisticRegression(maxIter=3)
+    grid = (
+        ParamGridBuilder()
+        .addGrid(assembler.handleInvalid, ["error", "keep"])
+        .addGrid(indexer.handleInvalid, ["error", "keep"])
+        .addGrid(lr.regParam, [0.1])
+        .build()
+    )
+    tvs = TrainValidationSplit(
+        estimator=Pipeline(stages=[assembler, indexer, lr]),
+        estimatorParamMaps=grid,
+        evaluator=BinaryClassificationEvaluator(),
+        seed=3,
+    )
+    with mlflow.start_run() as run:
+        tvs.fit(raw_data)
+    layout = inspect_run_layout(run.info.run_id)
+    assert len(layout.children) == 4
+    for child in layout.children:
+        assert set(child.params) == {
+            "VectorAssembler.handleInvalid",
+            "StringIndexer.handleInvalid",
+            "regParam",
+        }
+
+
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_nested_tuner_logs_once(spark: Any, experiment: str, data: Any, mode: str) -> None:
+    """A tuner tuned by a tuner logs one tree, as the outermost, also with parallelism 2."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    _configure(spark, mode)
+    inner = tuner("tvs")
+    # pyspark 4.3's TrainValidationSplitModel.copy() asserts subModels is not None, and the
+    # outer tuner copies the inner model when it evaluates a param map: collect them.
+    inner.setCollectSubModels(True)
+    outer = CrossValidator(
+        estimator=inner,
+        estimatorParamMaps=ParamGridBuilder().addGrid(inner.trainRatio, [0.6, 0.8]).build(),
+        evaluator=BinaryClassificationEvaluator(),
+        numFolds=2,
+        parallelism=2,
+    )
+    with mlflow.start_run() as run:
+        outer.fit(data)
+    layout = inspect_run_layout(run.info.run_id)
+    assert sorted(c.params["trainRatio"] for c in layout.children) == ["0.6", "0.8"]
+    everything = MlflowClient().search_runs([experiment])
+    assert len(everything) == 1 + 2, [r.data.tags.get("mlflow.runName") for r in everything]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_tuner_inside_pipeline_logs_as_outermost(
+    spark: Any, experiment: str, raw_data: Any, mode: str
+) -> None:
+    """A CrossValidator that is a stage of a Pipeline still logs its own contract tree."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+
+    _configure(spark, mode)
+    pipeline = Pipeline(
+        stages=[VectorAssembler(inputCols=["x0", "x1", "x2"], outputCol="features"), tuner("cv")]
+    )
+    with mlflow.start_run() as run:
+        pipeline.fit(raw_data)
+    assert_contract(run.info.run_id, kind="cv", mode=mode)
+
+
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_parallelism_two(spark: Any, experiment: str, data: Any, mode: str) -> None:
+    """parallelism=2 logs the same tree as a sequential fit."""
+    _configure(spark, mode)
+    with mlflow.start_run() as run:
+        tuner("cv", parallelism=2).fit(data)
+    layout = assert_contract(run.info.run_id, kind="cv", mode=mode)
+    assert layout.parent.params["parallelism"] == "2"

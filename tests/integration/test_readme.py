@@ -1,0 +1,40 @@
+"""The README's quick start runs as written, so it never rots."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+
+from legacy_mllib_tracking import Decision, inspect_run_layout
+
+from .builders import tuner
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _quickstart() -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"<!-- quickstart.*?-->\s*```python\n(.*?)```", text, re.DOTALL)
+    assert match, "README lost its quick-start block"
+    return match.group(1)
+
+
+def test_readme_quickstart_runs(spark: Any, experiment: str, data: Any) -> None:
+    """The quick-start block configures, fits and leaves one parent run with its children."""
+    code = _quickstart()
+    assert len(code.strip().splitlines()) == 3
+    namespace: dict[str, Any] = {"spark": spark, "cv": tuner("cv"), "train": data}
+    exec(compile(code, str(README), "exec"), namespace)
+    assert isinstance(namespace["decision"], Decision)
+    parents = MlflowClient().search_runs(
+        [experiment], filter_string="tags.`legacy_mllib_tracking.mode` != ''"
+    )
+    assert len(parents) == 1
+    assert len(inspect_run_layout(parents[0].info.run_id).children) == 4
+    # Not on Databricks the quick start routes to AUTOLOG, and autolog's own artifacts are kept.
+    assert namespace["decision"].mode.value == "autolog"
+    artifacts = {a.path for a in MlflowClient().list_artifacts(parents[0].info.run_id)}
+    assert "estimator_info.json" in artifacts, artifacts

@@ -1,0 +1,327 @@
+"""The command line (legacy_mllib_tracking.cli): ``explain`` and ``render_tree``, no Spark."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from legacy_mllib_tracking.cli import main, render_tree
+from legacy_mllib_tracking.keys import (
+    CONF_AUTOLOG,
+    CONF_TRACK,
+    ENV_ML_PYTHONPATH,
+    ENV_RUNTIME_VERSION,
+    TAG_BEST,
+    TAG_ESTIMATOR_NAME,
+    TAG_MAP_INDEX,
+)
+from legacy_mllib_tracking.layout import RunLayout, RunView
+
+
+@pytest.fixture(autouse=True)
+def _no_databricks_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the host's Databricks environment out of every test (and its subprocesses)."""
+    monkeypatch.delenv(ENV_RUNTIME_VERSION, raising=False)
+    monkeypatch.delenv(ENV_ML_PYTHONPATH, raising=False)
+
+
+# --- explain: what it decides -------------------------------------------------------------------
+
+# (argv after "explain", mode, runtime as printed in JSON, track flag, autolog flag)
+# fmt: off
+EXPLAIN_TABLE = [
+    pytest.param(["--runtime", "9.1"], "legacy", "DBR 9.1",
+                 (True, "default"), (False, "default"), id="dbr-9.1-legacy"),
+    pytest.param(["--runtime", "15.4"], "autolog", "DBR 15.4",
+                 (False, "default"), (True, "default"), id="dbr-15.4-unknown-ml-autolog"),
+    pytest.param(["--runtime", "15.4.x-scala2.12"], "off", "DBR 15.4 standard",
+                 (False, "default"), (False, "default"), id="dbr-15.4-standard-off"),
+    pytest.param(["--conf", f"{CONF_AUTOLOG}=false", "--conf", f"{CONF_TRACK}=true"], "legacy",
+                 None, (True, "conf"), (False, "conf"), id="no-runtime-flags-legacy"),
+    pytest.param([], "autolog", None, (False, "default"), (True, "default"),
+                 id="no-runtime-no-flags-autolog"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("argv", "mode", "runtime", "track", "autolog"), EXPLAIN_TABLE)
+def test_explain_prints_the_mode(
+    argv: list[str],
+    mode: str,
+    runtime: str | None,
+    track: tuple[bool, str],
+    autolog: tuple[bool, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Plain ``explain`` exits 0 and prints the mode, the runtime, both flags and a reason."""
+    assert main(["explain", *argv]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    lines = out.splitlines()
+    assert lines[0].split() == ["mode:", mode]
+    assert lines[1].startswith(f"runtime: {runtime or 'not Databricks'}")
+    for key, (value, source) in ((CONF_TRACK, track), (CONF_AUTOLOG, autolog)):
+        assert f"{key}={str(value).lower()} ({source})" in out
+    assert any(line.startswith("reason:  on ") for line in lines)
+
+
+@pytest.mark.parametrize(("argv", "mode", "runtime", "track", "autolog"), EXPLAIN_TABLE)
+def test_explain_json_prints_one_object_with_mode_reason_runtime_and_flags(
+    argv: list[str],
+    mode: str,
+    runtime: str | None,
+    track: tuple[bool, str],
+    autolog: tuple[bool, str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``explain --json`` prints exactly one JSON object carrying the decision's fields."""
+    assert main(["explain", "--json", *argv]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    payload = json.loads(out)  # the whole of stdout is one JSON document
+    assert isinstance(payload, dict)
+    assert payload["mode"] == mode
+    assert payload["runtime"] == runtime
+    assert isinstance(payload["reason"], str)
+    assert payload["reason"]
+    flags = payload["flags"]
+    assert (flags[CONF_TRACK]["value"], flags[CONF_TRACK]["source"]) == track
+    assert (flags[CONF_AUTOLOG]["value"], flags[CONF_AUTOLOG]["source"]) == autolog
+
+
+def test_explain_reports_the_legacy_deprecation_as_a_warning_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """LEGACY off Databricks prints the deprecation as a ``warning:`` line, not a Python warning."""
+    argv = ["explain", "--conf", f"{CONF_AUTOLOG}=false", "--conf", f"{CONF_TRACK}=true"]
+    assert main(argv) == 0
+    out, _ = capsys.readouterr()
+    warning_lines = [line for line in out.splitlines() if line.startswith("warning:")]
+    assert len(warning_lines) == 1
+    assert "legacy-mllib-tracking" in warning_lines[0]
+
+    assert main([*argv, "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["warnings"]) == 1
+
+
+def test_explain_runtime_argument_wins_over_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--runtime`` is read instead of DATABRICKS_RUNTIME_VERSION when both are present."""
+    monkeypatch.setenv(ENV_RUNTIME_VERSION, "15.4")
+    assert main(["explain", "--json", "--runtime", "9.1"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert (payload["mode"], payload["runtime"]) == ("legacy", "DBR 9.1")
+
+
+# --- explain: bad input -------------------------------------------------------------------------
+
+# (argv after "explain", text the one stderr line must contain)
+BAD_INPUT = [
+    pytest.param(["--runtime", "bogus-9"], "'bogus-9'", id="bad-runtime"),
+    pytest.param(["--conf", f"{CONF_TRACK}=yes"], "'yes'", id="bad-flag-value"),
+    pytest.param(["--conf", CONF_TRACK], repr(CONF_TRACK), id="conf-without-equals"),
+    pytest.param(["--conf", "spark.foo.bar=true"], "'spark.foo.bar'", id="unknown-conf-key"),
+]
+
+
+@pytest.mark.parametrize(("argv", "named"), BAD_INPUT)
+def test_bad_input_exits_2_with_one_line_naming_the_value(
+    argv: list[str], named: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad ``explain`` input returns 2 and writes one stderr line naming the value, no traceback."""
+    assert main(["explain", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    assert named in lines[0]
+    assert lines[0].startswith("legacy-mllib-tracking explain: error: ")
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        pytest.param(["--runtime", "bogus-9"], "'bogus-9'", id="bad-runtime"),
+        pytest.param(["--conf", CONF_TRACK], repr(CONF_TRACK), id="conf-without-equals"),
+        pytest.param(["--conf", f"{CONF_AUTOLOG}=maybe"], "'maybe'", id="bad-flag-value"),
+    ],
+)
+def test_bad_input_through_python_dash_m_exits_2_with_one_line(
+    argv: list[str], named: str, tmp_path: Path
+) -> None:
+    """``python -m legacy_mllib_tracking explain`` with bad input exits 2 with one stderr line."""
+    result = subprocess.run(
+        [sys.executable, "-m", "legacy_mllib_tracking", "explain", *argv],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_python_dash_m_explain_json_succeeds(tmp_path: Path) -> None:
+    """``python -m legacy_mllib_tracking explain --json`` exits 0 with one JSON object on stdout."""
+    result = subprocess.run(
+        [sys.executable, "-m", "legacy_mllib_tracking", "explain", "--json", "--runtime", "9.1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert json.loads(result.stdout)["mode"] == "legacy"
+
+
+# --- render_tree --------------------------------------------------------------------------------
+
+
+def _run(
+    run_id: str,
+    *,
+    params: dict[str, str] | None = None,
+    metrics: dict[str, float] | None = None,
+    tags: dict[str, str] | None = None,
+) -> RunView:
+    return RunView(
+        run_id=run_id,
+        name=run_id[:8],
+        status="FINISHED",
+        params=params or {},
+        metrics=metrics or {},
+        tags=tags or {},
+        start_time=1_700_000_000_000,
+        end_time=1_700_000_001_000,
+    )
+
+
+def _layout(
+    metric: str,
+    values: list[float],
+    best: int | None,
+    *,
+    estimator_name: str = "CrossValidator",
+) -> RunLayout:
+    """A parent with one child per value, in map order; child ``i`` has ``maxDepth=i+2``."""
+    parent = _run(
+        "f" * 32,
+        params={
+            "estimator": "DecisionTreeClassifier",
+            "evaluator": "BinaryClassificationEvaluator",
+            "metricName": metric.removeprefix("avg_"),
+            "numFolds": "3",
+            "seed": "42",
+        },
+        tags={TAG_ESTIMATOR_NAME: estimator_name},
+    )
+    children = []
+    for index, value in enumerate(values):
+        tags = {TAG_MAP_INDEX: str(index)}
+        if index == best:
+            tags[TAG_BEST] = "true"
+        children.append(
+            _run(
+                f"c{index:07d}" + "0" * 24,
+                params={"maxDepth": str(index + 2), "maxBins": "32"},
+                metrics={metric: value, "std_" + metric.removeprefix("avg_"): 0.01},
+                tags=tags,
+            )
+        )
+    return RunLayout(parent, tuple(children))
+
+
+def _rows(text: str) -> list[str]:
+    """The child rows of a rendered tree, in printed order."""
+    return [line for line in text.splitlines() if line[4:5] == "c" and line[5:12].isdigit()]
+
+
+def _row_indices(text: str) -> list[int]:
+    return [int(row[5:12]) for row in _rows(text)]
+
+
+@pytest.mark.parametrize(
+    ("metric", "values", "best", "order"),
+    [
+        pytest.param("avg_areaUnderROC", [0.7, 0.9, 0.8], 1, [1, 2, 0], id="cv-larger-is-better"),
+        pytest.param("f1", [0.6, 0.5, 0.9, 0.7], 2, [2, 3, 0, 1], id="tvs-larger-is-better"),
+        pytest.param("avg_rmse", [0.5, 0.2, 0.9], 1, [1, 0, 2], id="cv-smaller-is-better"),
+        pytest.param("rmse", [0.3, 0.8, 0.1, 0.4], 2, [2, 0, 3, 1], id="tvs-smaller-is-better"),
+        pytest.param("avg_rmse", [math.nan, 0.5, 0.2], 2, [2, 1, 0],
+                     id="smaller-is-better-nan-first"),
+        pytest.param("avg_areaUnderROC", [0.8, math.nan, 0.9], 2, [2, 0, 1],
+                     id="larger-is-better-nan-last"),
+    ],
+)
+def test_render_tree_lists_the_marked_best_child_first_then_best_first(
+    metric: str, values: list[float], best: int, order: list[int]
+) -> None:
+    """Rows are sorted best-first by the tuned metric, the ``*``-marked best child on top."""
+    text = render_tree(_layout(metric, values, best))
+    assert _row_indices(text) == order
+    rows = _rows(text)
+    assert rows[0].startswith("  * ")
+    assert [row for row in rows if row.startswith("  * ")] == [rows[0]]
+    assert f"{values[best]:.4f}" in rows[0]
+    assert f"maxDepth={best + 2}" in rows[0]
+
+
+def test_render_tree_shows_metric_header_tuned_params_and_footer() -> None:
+    """The tree names the metric in its header, shows only tuned params and counts the children."""
+    text = render_tree(_layout("avg_areaUnderROC", [0.7, 0.9], 1))
+    lines = text.splitlines()
+    assert lines[0].startswith(f"parent run {'f' * 32}  FINISHED  CrossValidator")
+    assert lines[1].startswith("  estimator=DecisionTreeClassifier, evaluator=")
+    assert "avg_areaUnderROC" in lines[2]
+    assert "maxBins" not in text.split("\n", 2)[2]  # the same in every child: not tuned
+    assert lines[-1] == "  2 child runs; * marks the best"
+
+
+def test_render_tree_without_a_best_child_marks_nothing() -> None:
+    """Without a best tag no row is marked and rows are still sorted larger-first."""
+    text = render_tree(_layout("avg_areaUnderROC", [0.7, 0.9, 0.8], None))
+    assert _row_indices(text) == [1, 2, 0]
+    assert not any(row.startswith("  * ") for row in _rows(text))
+    assert text.splitlines()[-1] == "  3 child runs"
+
+
+def test_render_tree_lines_fit_80_columns() -> None:
+    """Every line fits 80 columns, even with long param values and a long tuner class name."""
+    layout = _layout(
+        "avg_areaUnderROC",
+        [0.7, 0.9, 0.8],
+        1,
+        estimator_name="MyTeamsCrossValidatorWithRetriesCachingAndExtraLogging",
+    )
+    children = tuple(
+        RunView(
+            c.run_id,
+            c.name,
+            c.status,
+            {**c.params, "featuresCol": f"features_{i}_" + "z" * 60},
+            c.metrics,
+            c.tags,
+            c.start_time,
+            c.end_time,
+        )
+        for i, c in enumerate(layout.children)
+    )
+    text = render_tree(RunLayout(layout.parent, children))
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= 80, text
+    assert all(row.endswith("...") for row in _rows(text))
+    assert _row_indices(text) == [1, 2, 0]
