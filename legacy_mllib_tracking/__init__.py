@@ -22,9 +22,19 @@ from legacy_mllib_tracking.errors import (
     RuntimeVersionWarning,
     TrackingWarning,
 )
-from legacy_mllib_tracking.layout import RunLayout, RunView, inspect_run_layout
+from legacy_mllib_tracking.layout import (
+    ChildShape,
+    LayoutShape,
+    RunLayout,
+    RunView,
+    assert_same_layout,
+    diff_layouts,
+    inspect_run_layout,
+    normalize_layout,
+)
 from legacy_mllib_tracking.routing import Decision, Flag, FlagSource, Mode, decide
 from legacy_mllib_tracking.runtime import RuntimeVersion, parse_runtime_version
+from legacy_mllib_tracking.simulate import NOT_DATABRICKS, simulate_runtime
 
 try:
     __version__ = version("legacy-mllib-tracking")
@@ -32,6 +42,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
+    "NOT_DATABRICKS",
+    "ChildShape",
     "Decision",
     "Flag",
     "FlagSource",
@@ -39,6 +51,7 @@ __all__ = [
     "InvalidFlagValue",
     "InvalidModeError",
     "InvalidRuntimeVersion",
+    "LayoutShape",
     "LegacyTrackingDeprecationWarning",
     "LegacyTrackingError",
     "Mode",
@@ -50,11 +63,15 @@ __all__ = [
     "RuntimeVersionWarning",
     "TrackingWarning",
     "__version__",
+    "assert_same_layout",
     "configure",
     "current_decision",
     "decide",
+    "diff_layouts",
     "inspect_run_layout",
     "is_configured",
+    "normalize_layout",
     "parse_runtime_version",
     "reset",
+    "simulate_runtime",
 ]

@@ -31,7 +31,7 @@ from legacy_mllib_tracking import _compat, _writer
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._tuning import describe_fit, nested_tuner_uids, tuner_classes
 from legacy_mllib_tracking.errors import TrackingWarning
-from legacy_mllib_tracking.keys import TAG_BEST, TAG_MODE
+from legacy_mllib_tracking.keys import TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
 from legacy_mllib_tracking.routing import Mode
 
 __all__ = ["install"]
@@ -200,7 +200,10 @@ def _complete_autolog(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Any)
             ctx,
             ctx.parent_run_id,
             params=params,
-            tags={ctx.tag_key(TAG_MODE): ctx.mode},
+            tags={
+                ctx.tag_key(TAG_MODE): ctx.mode,
+                ctx.tag_key(TAG_LARGER_IS_BETTER): str(fit.larger_is_better).lower(),
+            },
             metrics=_writer.best_metrics(ctx, fit),
         )
         best_run = fix.children.get(fit.best_index)

@@ -7,6 +7,7 @@ report as one warning at the end.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import uuid
@@ -21,10 +22,12 @@ from legacy_mllib_tracking.keys import (
     TAG_ESTIMATOR_CLASS,
     TAG_ESTIMATOR_NAME,
     TAG_FIT_ID,
+    TAG_LARGER_IS_BETTER,
     TAG_MAP_INDEX,
     TAG_MODE,
     TAG_PARENT_RUN_ID,
     TAG_RUN_NAME,
+    TAG_TUNED_PARAMS,
 )
 
 __all__ = ["FitContext", "log_children", "log_parent", "open_fit"]
@@ -180,6 +183,7 @@ def parent_content(ctx: FitContext, fit: TuningFit) -> tuple[dict[str, str], dic
         ctx.tag_key(TAG_ESTIMATOR_NAME): fit.tuner_name,
         ctx.tag_key(TAG_ESTIMATOR_CLASS): fit.tuner_class,
         ctx.tag_key(TAG_MODE): ctx.mode,
+        ctx.tag_key(TAG_LARGER_IS_BETTER): str(fit.larger_is_better).lower(),
     }
     return params, tags
 
@@ -215,6 +219,7 @@ def child_tags(
             TAG_MAP_INDEX: str(info.index),
             TAG_FIT_ID: ctx.fit_id,
             TAG_ESTIMATOR_NAME: estimator_name,
+            TAG_TUNED_PARAMS: json.dumps(sorted(info.params)),
         }
     )
     if info.index == fit.best_index:

@@ -14,6 +14,7 @@ and children, so the fixes cost no extra round trip:
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 import shutil
@@ -28,7 +29,13 @@ from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._tuning import grid_params, grid_run_names
 from legacy_mllib_tracking._writer import FitContext
 from legacy_mllib_tracking.errors import InvalidAutologOption
-from legacy_mllib_tracking.keys import TAG_FIT_ID, TAG_MAP_INDEX, TAG_PARENT_RUN_ID, TAG_RUN_NAME
+from legacy_mllib_tracking.keys import (
+    TAG_FIT_ID,
+    TAG_MAP_INDEX,
+    TAG_PARENT_RUN_ID,
+    TAG_RUN_NAME,
+    TAG_TUNED_PARAMS,
+)
 
 __all__ = [
     "disable_autolog",
@@ -173,6 +180,8 @@ def install_client_fixes(patches: PatchSet) -> None:
                 if "run_name" in signature.parameters and not bound.arguments.get("run_name"):
                     bound.arguments["run_name"] = fix.names_by_map[index]
             tags[TAG_MAP_INDEX] = str(index)
+            if index < len(fix.params_by_map):
+                tags[TAG_TUNED_PARAMS] = json.dumps(sorted(fix.params_by_map[index]))
             tags[TAG_FIT_ID] = fix.ctx.fit_id
             bound.arguments["tags"] = tags
             run = original(*bound.args, **bound.kwargs)

@@ -1,4 +1,4 @@
-"""The command line: ``legacy-mllib-tracking explain | demo``.
+"""The command line: ``legacy-mllib-tracking explain | tree | diff | demo``.
 
 Also runs as ``python -m legacy_mllib_tracking``.
 
@@ -8,9 +8,11 @@ Bad input exits with status 2 and one line on stderr naming the value and what i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,8 @@ from legacy_mllib_tracking.keys import (
     CONF_SPARK_VERSION,
     CONF_TRACK,
     TAG_ESTIMATOR_NAME,
+    TAG_LARGER_IS_BETTER,
+    TAG_TUNED_PARAMS,
 )
 
 __all__ = ["main", "render_tree"]
@@ -114,8 +118,9 @@ def _fmt_metric(value: float | None) -> str:
 def render_tree(layout: Any, *, width: int = 80) -> str:
     """Render a run layout as text: the parent, then one row per child (tuned params, metric).
 
-    Children are sorted by the tuned metric, best first (honouring larger-is-better when the
-    best child is tagged), and the best child is marked with ``*``.
+    Children are sorted by the tuned metric, best first (larger-is-better as the parent's
+    ``legacy_mllib_tracking.larger_is_better`` tag says, else as the best-tagged child shows),
+    and the best child is marked with ``*``.
     """
     parent = layout.parent
     lines = [
@@ -128,12 +133,16 @@ def render_tree(layout: Any, *, width: int = 80) -> str:
         if k in parent.params
     )
     if settings:
-        lines.append(f"  {settings}"[:width])
+        lines.extend(textwrap.wrap(settings, width=width, initial_indent="  ",
+                                   subsequent_indent="  "))
     metric = _metric_key(layout)
     children = list(layout.children)
     best = [c for c in children if c.is_best]
     larger = True
-    if best and metric is not None:
+    flagged = parent.tags.get(TAG_LARGER_IS_BETTER)
+    if flagged in ("true", "false"):
+        larger = flagged == "true"
+    elif best and metric is not None:
         # NaN is left out: min()/max() over a list that starts with NaN return NaN.
         values = [
             value
@@ -152,6 +161,12 @@ def render_tree(layout: Any, *, width: int = 80) -> str:
 
         children.sort(key=key)
     tuned = _tuned_names(children)
+    for child in children:
+        raw = child.tags.get(TAG_TUNED_PARAMS)
+        if raw:
+            with contextlib.suppress(ValueError):
+                tuned = list(dict.fromkeys([*json.loads(raw), *tuned]))
+            break
     header = f"  {'':1} {'child':<8} {metric or 'metric':>16}  tuned params"
     lines.append(header[:width])
     for child in children:
@@ -195,6 +210,45 @@ def _tuned_names(children: Sequence[Any]) -> list[str]:
     return bare + qualified
 
 
+def _tracking(args: argparse.Namespace) -> None:
+    if args.tracking_uri:
+        import mlflow
+
+        mlflow.set_tracking_uri(args.tracking_uri)
+
+
+def _tree(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking.layout import inspect_run_layout
+
+    _tracking(args)
+    layout = inspect_run_layout(args.run_id)
+    if args.json:
+        print(json.dumps(layout.to_dict(), indent=2, sort_keys=True, default=str))
+    else:
+        print(render_tree(layout))
+    return 0
+
+
+def _diff(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking.layout import diff_layouts
+
+    _tracking(args)
+    differences = diff_layouts(
+        args.run_a, args.run_b, scope=args.scope, metric_tolerance=args.metric_tolerance
+    )
+    if args.json:
+        print(json.dumps({"equal": not differences, "scope": args.scope,
+                          "differences": differences}, indent=2))
+    elif differences:
+        print(f"{len(differences)} difference(s) ({args.scope} scope), A={args.run_a} "
+              f"B={args.run_b}:")
+        for line in differences:
+            print(f"  {line}")
+    else:
+        print(f"same layout ({args.scope} scope)")
+    return 1 if differences else 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking import demo
 
@@ -218,6 +272,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     explain.add_argument("--json", action="store_true", help="print one JSON object")
     explain.set_defaults(func=_explain)
+    tree = sub.add_parser("tree", help="print a tuning run tree: parent and one row per child")
+    tree.add_argument("run_id", metavar="RUN_ID", help="the parent run's id")
+    tree.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
+    tree.add_argument("--json", action="store_true", help="print the layout as JSON")
+    tree.set_defaults(func=_tree)
+    diff = sub.add_parser("diff", help="compare two run trees; exit 0 same, 1 different")
+    diff.add_argument("run_a", metavar="RUN_A")
+    diff.add_argument("run_b", metavar="RUN_B")
+    diff.add_argument("--scope", choices=("contract", "full"), default="contract",
+                      help="contract: what SPEC 5 guarantees (default); full: everything")
+    diff.add_argument("--metric-tolerance", type=float, default=None,
+                      help="also compare metric values within this absolute tolerance")
+    diff.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
+    diff.add_argument("--json", action="store_true", help="print one JSON object")
+    diff.set_defaults(func=_diff)
     demo = sub.add_parser("demo", help="fit a CrossValidator on local Spark and show its runs")
     demo.add_argument("--runtime", help="simulate a runtime version, e.g. '9.1' (legacy)")
     demo.add_argument(

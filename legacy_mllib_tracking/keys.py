@@ -24,10 +24,14 @@ TAG_MODE = _PREFIX + "mode"
 TAG_ESTIMATOR_NAME = "estimator_name"
 #: On the parent: the tuning estimator's fully qualified class name; same key as mlflow autolog.
 TAG_ESTIMATOR_CLASS = "estimator_class"
+#: On the parent: "true" when the evaluator's metric is larger-is-better, else "false".
+TAG_LARGER_IS_BETTER = _PREFIX + "larger_is_better"
 #: On each child: the index of its param map in ``getEstimatorParamMaps()``.
 TAG_MAP_INDEX = _PREFIX + "map_index"
 #: On each child: the uuid of the ``fit()`` call that logged it (one per fit).
 TAG_FIT_ID = _PREFIX + "fit_id"
+#: On each child: the JSON list of its tuned param names, as logged (bare, or ``Stage.name``).
+TAG_TUNED_PARAMS = _PREFIX + "tuned_params"
 #: On the best child: "true".
 TAG_BEST = _PREFIX + "best"
 

@@ -8,6 +8,8 @@ import pytest
 
 import legacy_mllib_tracking
 
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(autouse=True)
 def _reset_library() -> Iterator[None]:

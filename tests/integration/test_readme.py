@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from mlflow.tracking import MlflowClient
 
 from legacy_mllib_tracking import Decision, inspect_run_layout
@@ -38,3 +39,29 @@ def test_readme_quickstart_runs(spark: Any, experiment: str, data: Any) -> None:
     assert namespace["decision"].mode.value == "autolog"
     artifacts = {a.path for a in MlflowClient().list_artifacts(parents[0].info.run_id)}
     assert "estimator_info.json" in artifacts, artifacts
+
+
+def _upgrade_example() -> str:
+    text = README.read_text(encoding="utf-8")
+    match = re.search(r"<!-- upgrade-example.*?-->\s*```python\n(.*?)```", text, re.DOTALL)
+    assert match, "README lost its upgrade example"
+    return match.group(1)
+
+
+def test_readme_upgrade_example_passes_and_catches_a_break(pytester: pytest.Pytester) -> None:
+    """The README's upgrade test passes as written, and fails when 15.4 logs another grid."""
+    code = _upgrade_example()
+    pytester.makepyfile(test_upgrade=code)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore")
+    result.assert_outcomes(passed=2)
+    broken = code.replace(
+        "grid = ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build()",
+        "grid = ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build()\n"
+        "    if tuning_layouts.runtime == '15.4':\n"
+        "        grid = ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.2]).build()",
+    )
+    assert broken != code
+    pytester.makepyfile(test_upgrade=broken)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*9.1 vs 15.4: child {regParam=0.1}: only in A*"])

@@ -286,8 +286,10 @@ def test_render_tree_shows_metric_header_tuned_params_and_footer() -> None:
     lines = text.splitlines()
     assert lines[0].startswith(f"parent run {'f' * 32}  FINISHED  CrossValidator")
     assert lines[1].startswith("  estimator=DecisionTreeClassifier, evaluator=")
-    assert "avg_areaUnderROC" in lines[2]
-    assert "maxBins" not in text.split("\n", 2)[2]  # the same in every child: not tuned
+    header = next(i for i, line in enumerate(lines) if "tuned params" in line)
+    assert "avg_areaUnderROC" in lines[header]
+    assert all(line.startswith("  ") for line in lines[1:header])  # settings wrap, indented
+    assert "maxBins" not in "\n".join(lines[header:])  # the same in every child: not tuned
     assert lines[-1] == "  2 child runs; * marks the best"
 
 
