@@ -14,6 +14,7 @@ from legacy_mllib_tracking.errors import (
     InvalidAutologOption,
     InvalidFlagValue,
     InvalidModeError,
+    InvalidOption,
     InvalidRuntimeVersion,
     LegacyTrackingDeprecationWarning,
     LegacyTrackingError,
@@ -21,6 +22,7 @@ from legacy_mllib_tracking.errors import (
     RunNotFound,
     RuntimeVersionWarning,
     TrackingWarning,
+    UnsupportedVersion,
 )
 from legacy_mllib_tracking.layout import (
     ChildShape,
@@ -50,6 +52,7 @@ __all__ = [
     "InvalidAutologOption",
     "InvalidFlagValue",
     "InvalidModeError",
+    "InvalidOption",
     "InvalidRuntimeVersion",
     "LayoutShape",
     "LegacyTrackingDeprecationWarning",
@@ -62,6 +65,7 @@ __all__ = [
     "RuntimeVersion",
     "RuntimeVersionWarning",
     "TrackingWarning",
+    "UnsupportedVersion",
     "__version__",
     "assert_same_layout",
     "configure",

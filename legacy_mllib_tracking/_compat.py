@@ -1,23 +1,121 @@
-"""Everything that depends on mlflow's or pyspark's internals, in one place.
+"""Everything that depends on the pyspark or mlflow version or internals, in one place.
 
-Checked against mlflow 2.9 to 3.17 and pyspark 3.4 to 4.3. Each function degrades to a safe answer
-when an internal moved, so a new release breaks a feature, never a user's fit.
+Supported: pyspark >= 3.4 and mlflow >= 2.9 (:data:`MIN_VERSIONS`, checked by ``configure()``).
+CI tests two combinations (``ci/constraints.txt``, ``ci/constraints-old.txt``): pyspark 4.3.0 with
+mlflow 3.17.2 on Python 3.11, and pyspark 3.5.0 with mlflow 2.17.2 on Python 3.10 (mlflow's last
+release before 2.18 made the active run thread-local). Each internal read degrades to a safe answer
+when it moved, so a new release breaks a feature, never a user's fit.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from legacy_mllib_tracking._patching import PatchSet
+from legacy_mllib_tracking.errors import UnsupportedVersion
+
 __all__ = [
+    "MIN_VERSIONS",
+    "active_run_is_thread_local",
     "autolog_config",
     "autolog_disabled",
     "autolog_session_active",
+    "check_versions",
+    "cv_std_metrics",
+    "guard_tasks",
+    "install_fit_guard",
+    "installed_version",
+    "unsupported_version_message",
 ]
 
 _logger = logging.getLogger(__name__)
 
 FLAVOR = "pyspark.ml"
+
+#: The oldest release of each peer this library supports; ``pyproject.toml`` declares the same
+#: bounds (``mlflow>=2.9``, extra ``pyspark>=3.4``) and a unit test keeps them equal.
+#: pyspark 3.4 is Databricks Runtime 13.3 LTS; mlflow 2.9 is on 14.3 LTS ML.
+MIN_VERSIONS: Mapping[str, tuple[int, ...]] = {"pyspark": (3, 4), "mlflow": (2, 9)}
+
+_RELEASE = re.compile(r"\s*v?(\d+(?:\.\d+)*)")
+
+
+def _release(version: str) -> tuple[int, ...] | None:
+    """Return the numeric release of a version string (``"3.5.0.dev0"`` -> ``(3, 5, 0)``)."""
+    match = _RELEASE.match(version)
+    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+
+
+def installed_version(package: str) -> tuple[str, str | None] | None:
+    """Return ``(version, location)`` of the ``package`` this process imports, or ``None``.
+
+    Reads the imported module's ``__version__`` (importing it if needed), not pip's metadata: a
+    Databricks runtime puts its own pyspark on ``sys.path`` without pip metadata, and ``mlflow``
+    may come from the ``mlflow-skinny`` distribution.
+    """
+    module = sys.modules.get(package)
+    if module is None:
+        try:
+            module = importlib.import_module(package)
+        except ImportError:
+            return None
+    version = getattr(module, "__version__", None)
+    if not version:
+        return None
+    path = getattr(module, "__file__", None)
+    return str(version), (os.path.dirname(path) if path else None)
+
+
+def unsupported_version_message(
+    package: str, version: str, location: str | None = None
+) -> str | None:
+    """Return why ``version`` of ``package`` is not supported, or ``None`` when it is.
+
+    A version whose release number cannot be read (a custom build) is let through.
+    """
+    minimum = MIN_VERSIONS.get(package)
+    release = _release(version)
+    if minimum is None or release is None or release >= minimum:
+        return None
+    floor = ".".join(map(str, minimum))
+    where = f" (imported from {location})" if location else ""
+    return (
+        f"legacy-mllib-tracking needs {package} >= {floor}, but {package} {version} is "
+        f"installed{where}; upgrade it, e.g. pip install '{package}>={floor}'"
+    )
+
+
+def check_versions(installed: Mapping[str, str | None] | None = None) -> None:
+    """Raise :class:`UnsupportedVersion` when pyspark or mlflow is older than :data:`MIN_VERSIONS`.
+
+    Args:
+        installed: package -> version to check instead of what this process imports (tests);
+            ``None`` as a version means "not installed". A package that is not installed is not
+            an error here (pyspark is optional until a fit is tracked).
+
+    Raises:
+        UnsupportedVersion: the first package below its minimum, naming the package, the version
+            found and the supported range.
+    """
+    for package in MIN_VERSIONS:
+        if installed is not None:
+            version, location = installed.get(package), None
+        else:
+            found = installed_version(package)
+            version, location = found if found else (None, None)
+        if version is None:
+            continue
+        message = unsupported_version_message(package, version, location)
+        if message is not None:
+            raise UnsupportedVersion(message, name=package)
 
 
 def autolog_config() -> dict[str, Any] | None:
@@ -54,3 +152,86 @@ def autolog_session_active() -> bool:
         return bool(_SparkTrainingSession.is_active())
     except Exception:  # pragma: no cover
         return False
+
+
+def active_run_is_thread_local() -> bool:
+    """Return whether each thread has its own MLflow active run (mlflow >= 2.18).
+
+    Before mlflow 2.18 ``mlflow.tracking.fluent._active_run_stack`` is one list for the whole
+    process: a run started in one thread is every thread's active run, so fits from several
+    threads at once, each in its own run, are not possible there (nor with plain autolog).
+    From 2.18 on it is a ``ThreadLocalVariable``.
+    """
+    from mlflow.tracking import fluent
+
+    return not isinstance(getattr(fluent, "_active_run_stack", None), list)
+
+
+def cv_std_metrics(model: Any) -> list[float] | None:
+    """Return a ``CrossValidatorModel``'s per-map standard deviations, or ``None``.
+
+    ``stdMetrics`` exists from pyspark 3.3 on (so in every supported pyspark); a custom build
+    without it gets no ``std_<metric>`` child metrics rather than an error.
+    """
+    std = getattr(model, "stdMetrics", None)
+    return [float(v) for v in std] if std else None
+
+
+class AbandonedParamMap(Exception):
+    """A param map not fitted because another map of the same tuning round had failed."""
+
+
+def guard_tasks(tasks: Sequence[Callable[[], Any]]) -> list[Callable[[], Any]]:
+    """Wrap one tuning round's per-map tasks so none starts after one of them has failed.
+
+    The first task that raises (anything, ``KeyboardInterrupt`` included) sets a flag; a task
+    that starts after that raises :class:`AbandonedParamMap` instead of fitting. Its result goes
+    to the pool's iterator that pyspark has already stopped reading, so nobody sees it.
+    """
+    failed = threading.Event()
+
+    def guarded(task: Callable[[], Any]) -> Callable[[], Any]:
+        @functools.wraps(task)
+        def run() -> Any:
+            if failed.is_set():
+                raise AbandonedParamMap("an earlier param map of this tuning round failed")
+            try:
+                return task()
+            except BaseException:
+                failed.set()
+                raise
+
+        return run
+
+    return [guarded(task) for task in tasks]
+
+
+def install_fit_guard(patches: PatchSet) -> None:
+    """Stop the remaining param maps of a tuning fit once one of them failed.
+
+    pyspark 3.4 to 4.3 (``CrossValidator._fit``, ``TrainValidationSplit._fit``) run a round's
+    per-map fits as the tasks of ``pyspark.ml.tuning._parallelFitTasks`` in a ``ThreadPool`` that
+    is never closed: when one map fails the fit raises, but the pool goes on fitting the other
+    maps in the background. Under autolog (mlflow 2.17 and 3.17) each of those late fits is no
+    longer inside the tuner's training session and logs a stray top-level run; before mlflow
+    2.18 made the active run thread-local, that stray run is also the *user's* active run while
+    it lasts, or the late fit logs its params into the user's own run. Patched here:
+    ``_parallelFitTasks`` returns the same tasks wrapped by :func:`guard_tasks`.
+    """
+    try:
+        import pyspark.ml.tuning as tuning
+    except ImportError:  # pragma: no cover - no pyspark, nothing to fit
+        return
+    if not callable(getattr(tuning, "_parallelFitTasks", None)):  # pragma: no cover
+        _logger.debug("pyspark.ml.tuning._parallelFitTasks is gone: no guard for failed fits")
+        return
+
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(original)
+        def _parallelFitTasks(*args: Any, **kwargs: Any) -> list[Callable[[], Any]]:
+            return guard_tasks(original(*args, **kwargs))
+
+        return _parallelFitTasks
+
+    owner: Any = tuning  # a module: PatchSet restores its attribute like a class's
+    patches.patch(owner, "_parallelFitTasks", make)

@@ -12,7 +12,11 @@ from typing import Any
 
 from legacy_mllib_tracking import _compat
 from legacy_mllib_tracking._patching import PatchSet
-from legacy_mllib_tracking.errors import InvalidRuntimeVersion, RuntimeVersionWarning
+from legacy_mllib_tracking.errors import (
+    InvalidOption,
+    InvalidRuntimeVersion,
+    RuntimeVersionWarning,
+)
 from legacy_mllib_tracking.keys import (
     CONF_AUTOLOG,
     CONF_SPARK_VERSION,
@@ -150,6 +154,7 @@ def configure(
     runtime_version: str | None = None,
     mode: Mode | str | None = None,
     autolog_options: Mapping[str, Any] | None = None,
+    tracking_timeout: float | None = 30.0,
 ) -> Decision:
     """Route between legacy nested tracking and mlflow autolog, and apply the chosen mode.
 
@@ -163,6 +168,10 @@ def configure(
         mode: force ``"legacy"``, ``"autolog"`` or ``"off"`` instead of routing.
         autolog_options: keyword arguments for ``mlflow.pyspark.ml.autolog()`` in AUTOLOG mode,
             e.g. ``{"log_models": False}``; checked against autolog's signature in every mode.
+        tracking_timeout: seconds this library's own logging may add to a fit before it stops
+            waiting and saves the unlogged part to the spool (``None``: wait for MLflow however
+            long it takes). An HTTP tracking server that does not answer its ``/health`` probe
+            within 2 s makes the fit run untracked from the start, its layout spooled.
 
     Returns:
         The :class:`Decision` that was applied.
@@ -172,8 +181,22 @@ def configure(
         InvalidFlagValue: a flag in the Spark conf is not ``true``/``false``.
         InvalidModeError: ``mode`` names no mode.
         InvalidAutologOption: ``autolog_options`` names an option autolog does not have.
+        InvalidOption: ``tracking_timeout`` is not a positive number or ``None``.
+        UnsupportedVersion: the pyspark or mlflow this process imports is older than supported
+            (pyspark 3.4, mlflow 2.9); checked first, before anything changes.
     """
-    from legacy_mllib_tracking import autolog
+    _compat.check_versions()
+    from legacy_mllib_tracking import _tracker, autolog
+
+    if tracking_timeout is not None and (
+        isinstance(tracking_timeout, bool)
+        or not isinstance(tracking_timeout, (int, float))
+        or not tracking_timeout > 0
+    ):
+        raise InvalidOption(
+            f"configure(tracking_timeout=...) must be a positive number of seconds or None, "
+            f"got {tracking_timeout!r}"
+        )
 
     options = autolog.validate_options(autolog_options)
     inputs = read_inputs(spark, runtime_version=runtime_version)
@@ -194,14 +217,17 @@ def configure(
             stacklevel=2,
         )
     with _lock:
-        _apply(decision, options)
+        _apply(decision, options, spark)
+        _tracker.settings.tracking_timeout = (
+            None if tracking_timeout is None else float(tracking_timeout)
+        )
     for category, message in decision.warnings:
         warnings.warn(message, category, stacklevel=2)
     _logger.info("legacy-mllib-tracking configured: %s", decision)
     return decision
 
 
-def _apply(decision: Decision, options: dict[str, Any]) -> None:
+def _apply(decision: Decision, options: dict[str, Any], spark: Any = None) -> None:
     from legacy_mllib_tracking import _tracker, autolog
 
     if _state.user_autolog is _UNSET:
@@ -213,7 +239,7 @@ def _apply(decision: Decision, options: dict[str, Any]) -> None:
         _state.autolog_by_us = False
         _tracker.install(_state.patches, Mode.LEGACY)
     elif decision.mode is Mode.AUTOLOG:
-        autolog.enable_autolog(options)
+        autolog.enable_autolog(options, spark=spark)
         _state.autolog_by_us = True
         autolog.install_client_fixes(_state.patches)
         _tracker.install(_state.patches, Mode.AUTOLOG)
@@ -247,6 +273,9 @@ def reset() -> None:
         _state.decision = None
         _state.autolog_by_us = False
         _state.user_autolog = _UNSET
+        from legacy_mllib_tracking import _tracker
+
+        _tracker.settings = _tracker.Settings()
 
 
 def _restore_user_autolog() -> None:

@@ -25,11 +25,14 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from legacy_mllib_tracking import _compat, _writer
 from legacy_mllib_tracking._patching import PatchSet
+from legacy_mllib_tracking._safety import redact, run_with_deadline, store_unreachable, write_spool
 from legacy_mllib_tracking._tuning import describe_fit, nested_tuner_uids, tuner_classes
+from legacy_mllib_tracking._writer import spool_record
 from legacy_mllib_tracking.errors import TrackingWarning
 from legacy_mllib_tracking.keys import TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
 from legacy_mllib_tracking.routing import Mode
@@ -126,12 +129,82 @@ def _start_parent() -> tuple[Any, bool]:
     return mlflow.start_run(), True
 
 
+@dataclass
+class Settings:
+    """How long tracking may hold up a fit (set by ``configure()``)."""
+
+    #: Seconds the library's own logging may take after the fit before it stops waiting and
+    #: spools the rest; ``None`` waits for MLflow however long it takes.
+    tracking_timeout: float | None = 30.0
+    #: Seconds to wait for an HTTP tracking server's /health before the fit starts.
+    probe_timeout: float = 2.0
+
+
+settings = Settings()
+
+
+def _offline_experiment_id() -> str | None:
+    """The experiment a new run would go to, without asking the tracking server."""
+    import os
+
+    from mlflow.tracking import fluent
+
+    return os.environ.get("MLFLOW_EXPERIMENT_ID") or getattr(fluent, "_active_experiment_id", None)
+
+
+def _untracked(
+    mode: Mode,
+    original: Callable[..., Any],
+    tuner: Any,
+    described: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    uri: str,
+    why: str,
+) -> Any:
+    """Fit without tracking (the store is down) and spool the whole layout for replay."""
+    import mlflow
+
+    active = mlflow.active_run()
+    ctx = _writer.FitContext(
+        client=None,
+        parent_run_id=active.info.run_id if active else "",
+        experiment_id=active.info.experiment_id if active else (_offline_experiment_id() or ""),
+        mode=mode.value,
+    )
+    if mode is Mode.AUTOLOG:
+        # mlflow's own switch (2.x, 3.x): autolog would otherwise wait out its retries per call.
+        from mlflow.utils.autologging_utils import disable_autologging
+
+        with disable_autologging():
+            model = original(tuner, *args, **kwargs)
+    else:
+        model = original(tuner, *args, **kwargs)
+    try:
+        fit = describe_fit(described, model)
+        path = write_spool(spool_record(ctx, fit, tracking_uri=redact(uri), reason=why))
+        where = f"saved to {path}; run `legacy-mllib-tracking replay` when the store is back"
+    except Exception as error:
+        where = f"and could not be saved either ({type(error).__name__}: {redact(str(error))})"
+    warnings.warn(
+        f"legacy-mllib-tracking: the {type(tuner).__name__} fit ran untracked because the "
+        f"tracking server {why}; its run layout was not logged, {where}",
+        TrackingWarning,
+        stacklevel=4,
+    )
+    return model
+
+
 def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any, ...],
            kwargs: dict[str, Any], extra: dict[Any, Any] | None) -> Any:
     import mlflow
     from mlflow.tracking import MlflowClient
 
     described = tuner.copy(extra) if extra else tuner
+    uri = mlflow.get_tracking_uri()
+    why = store_unreachable(uri, settings.probe_timeout)
+    if why is not None:
+        return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
     managed = False
     try:
         run, managed = _start_parent()
@@ -141,7 +214,7 @@ def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any
             _end(mlflow, "FAILED")
         warnings.warn(
             f"legacy-mllib-tracking: the {type(tuner).__name__} fit runs untracked: could not "
-            f"start or read its MLflow run ({type(error).__name__}: {error})",
+            f"start or read its MLflow run ({type(error).__name__}: {redact(str(error))})",
             TrackingWarning,
             stacklevel=3,
         )
@@ -162,7 +235,7 @@ def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any
             _complete_autolog(ctx, described, model, fix)
         else:
             model = original(tuner, *args, **kwargs)
-            _log_legacy(ctx, described, model)
+            _log_legacy(ctx, described, model, uri)
         status = "FINISHED"
         return model
     finally:
@@ -172,6 +245,21 @@ def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any
 
 
 def _end(mlflow: Any, status: str, ctx: _writer.FitContext | None = None) -> None:
+    """End the run this library started; when the store is down, do not wait for it."""
+    if ctx is not None and (ctx.timed_out or ctx.failures):
+        # The store did not answer within the deadline: end the run in the background (bounded
+        # by the same deadline) and drop it from this thread's active-run stack locally.
+        run_id = ctx.parent_run_id
+        client = ctx.client
+
+        def work(cancel: threading.Event) -> None:
+            client.set_terminated(run_id, status)
+
+        finished = run_with_deadline(work, settings.tracking_timeout)
+        _compat_pop_active_run(mlflow, run_id)
+        if not finished:
+            ctx.failures.append(f"the end of run {run_id} (status {status})")
+        return
     try:
         mlflow.end_run(status=status)
     except Exception as error:
@@ -179,14 +267,46 @@ def _end(mlflow: Any, status: str, ctx: _writer.FitContext | None = None) -> Non
             ctx.fail(f"the end of the run this library started (status {status})", error)
 
 
-def _log_legacy(ctx: _writer.FitContext, tuner: Any, model: Any) -> None:
+def _compat_pop_active_run(mlflow: Any, run_id: str) -> None:
+    """Remove ``run_id`` from this thread's fluent active-run stack without calling the store."""
+    from mlflow.tracking import fluent
+
+    # mlflow >= 2.18 keeps a ThreadLocalVariable holding the list; older ones a plain list.
+    holder: Any = getattr(fluent, "_active_run_stack", None)
+    stack = holder.get() if hasattr(holder, "get") else holder
+    if isinstance(stack, list) and stack and stack[-1].info.run_id == run_id:
+        stack.pop()
+        return
+    with contextlib.suppress(Exception):  # fall back: mlflow's own end_run
+        mlflow.end_run()
+
+
+def _log_legacy(ctx: _writer.FitContext, tuner: Any, model: Any, uri: str) -> None:
     try:
         fit = describe_fit(tuner, model)
     except Exception as error:
         ctx.fail(f"the layout of the {type(tuner).__name__} fit", error)
         return
-    _writer.log_parent(ctx, fit)
-    _writer.log_children(ctx, fit)
+
+    def work(cancel: threading.Event) -> None:
+        _writer.log_parent(ctx, fit)
+        _writer.log_children(ctx, fit, cancel=cancel)
+
+    finished = run_with_deadline(work, settings.tracking_timeout)
+    if not finished:
+        ctx.timed_out = True
+        ctx.failures.append(
+            f"logging did not finish within {settings.tracking_timeout:g} s "
+            "(configure(tracking_timeout=...))"
+        )
+    if ctx.parent_logged and len(ctx.logged_children) == len(fit.maps):
+        return
+    try:
+        reason = "; ".join(ctx.failures) or "not logged"
+        path = write_spool(spool_record(ctx, fit, tracking_uri=redact(uri), reason=reason))
+        ctx.failures.append(f"the unlogged part is saved to {path} (legacy-mllib-tracking replay)")
+    except Exception as error:
+        ctx.fail("the spool file of the unlogged part", error)
 
 
 def _complete_autolog(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Any) -> None:
@@ -211,6 +331,11 @@ def _complete_autolog(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Any)
             ctx.client.set_tag(best_run, TAG_BEST, "true")
     except Exception as error:
         ctx.fail("the contract params, best metric and best-child tag on the parent", error)
+        return
+    if fit.maps and not fix.children:
+        # autolog logged no children: its training-session stack is process-wide (mlflow 2.x and
+        # 3.17), so a fit started while another thread's autologged fit runs counts as nested.
+        _writer.log_children(ctx, fit)
 
 
 def install(patches: PatchSet, mode: Mode) -> None:
@@ -231,3 +356,4 @@ def install(patches: PatchSet, mode: Mode) -> None:
 
     for cls in tuner_classes():
         patches.patch(cls, "fit", make)
+    _compat.install_fit_guard(patches)  # no late per-map fits after a failure

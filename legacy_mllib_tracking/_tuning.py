@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from legacy_mllib_tracking import _compat
 from legacy_mllib_tracking.errors import NotATuningEstimator
 from legacy_mllib_tracking.keys import (
     AVG_PREFIX,
@@ -274,9 +275,9 @@ def describe_fit(tuner: Any, model: Any | None = None) -> TuningFit:
     if model is not None:
         if cross_validation:
             series = {metric_key: list(model.avgMetrics)}
-            std = getattr(model, "stdMetrics", None)  # pyspark >= 3.3
+            std = _compat.cv_std_metrics(model)
             if std:
-                series[STD_PREFIX + metric] = list(std)
+                series[STD_PREFIX + metric] = std
         else:
             series = {metric_key: list(model.validationMetrics)}
         names = map_param_names(param_maps, tuner.getEstimator())

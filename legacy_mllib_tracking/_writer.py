@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
@@ -19,6 +20,7 @@ from legacy_mllib_tracking._tuning import MapInfo, TuningFit
 from legacy_mllib_tracking.keys import (
     BEST_PREFIX,
     TAG_BEST,
+    TAG_CHILD_KEY,
     TAG_ESTIMATOR_CLASS,
     TAG_ESTIMATOR_NAME,
     TAG_FIT_ID,
@@ -74,6 +76,9 @@ class FitContext:
     failures: list[str] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)
     child_tags: Mapping[str, str] = field(default_factory=dict)
+    parent_logged: bool = False
+    timed_out: bool = False
+    logged_children: set[int] = field(default_factory=set)
 
     @property
     def repeated(self) -> bool:
@@ -96,7 +101,9 @@ class FitContext:
 
     def fail(self, what: str, error: BaseException) -> None:
         """Record that ``what`` was not logged because of ``error``."""
-        self.failures.append(f"{what} ({type(error).__name__}: {error})")
+        from legacy_mllib_tracking._safety import redact
+
+        self.failures.append(redact(f"{what} ({type(error).__name__}: {error})"))
         _logger.debug("not logged: %s", what, exc_info=error)
 
 
@@ -203,6 +210,7 @@ def log_parent(ctx: FitContext, fit: TuningFit, *, settings: bool = True) -> Non
         write_batch(
             ctx, ctx.parent_run_id, params=params, tags=tags, metrics=best_metrics(ctx, fit)
         )
+        ctx.parent_logged = True
     except Exception as error:
         ctx.fail(f"the tuner's settings on parent run {ctx.parent_run_id}", error)
 
@@ -218,6 +226,7 @@ def child_tags(
             TAG_RUN_NAME: info.run_name,
             TAG_MAP_INDEX: str(info.index),
             TAG_FIT_ID: ctx.fit_id,
+            TAG_CHILD_KEY: f"{ctx.fit_id}:{info.index}",
             TAG_ESTIMATOR_NAME: estimator_name,
             TAG_TUNED_PARAMS: json.dumps(sorted(info.params)),
         }
@@ -227,11 +236,23 @@ def child_tags(
     return tags
 
 
-def log_children(ctx: FitContext, fit: TuningFit, maps: Iterable[MapInfo] | None = None) -> None:
-    """Create one FINISHED child run per param map, with its tuned params and metrics."""
+def log_children(
+    ctx: FitContext,
+    fit: TuningFit,
+    maps: Iterable[MapInfo] | None = None,
+    *,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Create one FINISHED child run per param map, with its tuned params and metrics.
+
+    Stops before the next child once ``cancel`` is set; ``ctx.logged_children`` says which
+    children were logged.
+    """
     end_ms = int(time.time() * 1000)
     estimator_name = fit.settings.get("estimator", "")
     for info in fit.maps if maps is None else maps:
+        if cancel is not None and cancel.is_set():
+            return
         try:
             tags = child_tags(ctx, fit, info, estimator_name)
             run = ctx.client.create_run(
@@ -241,5 +262,40 @@ def log_children(ctx: FitContext, fit: TuningFit, maps: Iterable[MapInfo] | None
                 ctx, run.info.run_id, params=info.params, metrics=info.metrics, timestamp_ms=end_ms
             )
             ctx.client.set_terminated(run.info.run_id, "FINISHED", end_time=end_ms)
+            ctx.logged_children.add(info.index)
         except Exception as error:
             ctx.fail(f"child run for param map {info.index} ({info.run_name})", error)
+
+
+def spool_record(
+    ctx: FitContext, fit: TuningFit, *, tracking_uri: str, reason: str
+) -> dict[str, Any]:
+    """Return the part of ``fit``'s layout that ``ctx`` did not log, as a JSON-ready dict."""
+    parent: dict[str, Any] = {}
+    if not ctx.parent_logged:
+        params, tags = parent_content(ctx, fit)
+        parent = {"params": params, "tags": tags, "metrics": best_metrics(ctx, fit)}
+    estimator_name = fit.settings.get("estimator", "")
+    children = [
+        {
+            "index": info.index,
+            "run_name": info.run_name,
+            "params": dict(info.params),
+            "metrics": dict(info.metrics),
+            "tags": child_tags(ctx, fit, info, estimator_name),
+        }
+        for info in fit.maps
+        if info.index not in set(ctx.logged_children)
+    ]
+    return {
+        "fit_id": ctx.fit_id,
+        "reason": reason,
+        "tracking_uri": tracking_uri,
+        "parent_run_id": ctx.parent_run_id or None,
+        "experiment_id": ctx.experiment_id or None,
+        "tuner": fit.tuner_name,
+        "mode": ctx.mode,
+        "start_ms": ctx.start_ms,
+        "parent": parent,
+        "children": children,
+    }

@@ -20,15 +20,17 @@ import os
 import shutil
 import tempfile
 import threading
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from legacy_mllib_tracking import _connect
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._tuning import grid_params, grid_run_names
 from legacy_mllib_tracking._writer import FitContext
-from legacy_mllib_tracking.errors import InvalidAutologOption
+from legacy_mllib_tracking.errors import InvalidAutologOption, TrackingWarning
 from legacy_mllib_tracking.keys import (
     TAG_FIT_ID,
     TAG_MAP_INDEX,
@@ -79,18 +81,61 @@ def validate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
     return dict(options)
 
 
-def enable_autolog(options: Mapping[str, Any]) -> None:
+def enable_autolog(options: Mapping[str, Any], *, spark: Any = None) -> None:
     """Call ``mlflow.pyspark.ml.autolog(exclusive=False, **options)``.
 
     ``exclusive=False`` because Databricks' start-up hook used ``exclusive=True``, which logs
     nothing inside a user's ``with mlflow.start_run():`` (where the old notebooks fit their
     tuners).
+
+    On Spark Connect (``spark`` is a Connect session, or pyspark runs in Connect mode), see
+    :func:`_connect_options`.
     """
     import mlflow.pyspark.ml
 
     kwargs = {"exclusive": False, "silent": False}
     kwargs.update(options)
+    if _connect.is_connect_session(spark) or _connect.remote_mode():
+        kwargs.update(_connect_options(kwargs, spark))
     mlflow.pyspark.ml.autolog(**kwargs)
+
+
+def _connect_options(kwargs: Mapping[str, Any], spark: Any) -> dict[str, Any]:
+    """Supply what autolog would read through ``sparkContext`` on a Connect session.
+
+    - ``log_model_allowlist``, unless given: the list autolog would read itself (mlflow 2.x and
+      3.17 read it through ``sparkContext`` and raise ``[JVM_ATTRIBUTE_NOT_SUPPORTED]``);
+    - ``log_models=False`` when this process has no JVM (a remote Connect server), where
+      ``mlflow.spark.log_model`` cannot copy the saved model; one :class:`TrackingWarning` says so,
+      and everything else autolog logs is kept.
+    """
+    if spark is None:
+        from mlflow.utils._spark_utils import _get_active_spark_session
+
+        try:
+            spark = _get_active_spark_session()  # type: ignore[no-untyped-call]
+        except Exception:  # pragma: no cover
+            spark = None
+    supplied: dict[str, Any] = {}
+    if not kwargs.get("log_model_allowlist"):
+        supplied["log_model_allowlist"] = _connect.log_model_allowlist(spark)
+        _logger.debug(
+            "Spark Connect: passing mlflow's model allowlist (%d classes) to autolog, which "
+            "cannot read it through sparkContext",
+            len(supplied["log_model_allowlist"]),
+        )
+    if kwargs.get("log_models", True) and not _connect.client_has_jvm():
+        supplied["log_models"] = False
+        warnings.warn(
+            "legacy-mllib-tracking: models are not logged on this Spark Connect session: "
+            "mlflow.spark.log_model copies a pyspark.ml model through a JVM in this process, "
+            "which a Spark Connect client does not have; params, metrics, child runs and "
+            "artifacts are logged as usual (pass autolog_options={'log_models': False} to "
+            "silence this)",
+            TrackingWarning,
+            stacklevel=5,
+        )
+    return supplied
 
 
 def disable_autolog() -> None:

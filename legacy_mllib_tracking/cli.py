@@ -1,4 +1,4 @@
-"""The command line: ``legacy-mllib-tracking explain | tree | diff | demo``.
+"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo``.
 
 Also runs as ``python -m legacy_mllib_tracking``.
 
@@ -249,6 +249,32 @@ def _diff(args: argparse.Namespace) -> int:
     return 1 if differences else 0
 
 
+def _replay(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking.replay import replay
+
+    _tracking(args)
+    try:
+        results = replay(args.path)
+    except FileNotFoundError as error:
+        raise _UsageError(str(error)) from None
+    if not results:
+        print("nothing to replay")
+        return 0
+    kept = 0
+    for result in results:
+        if result.error:
+            kept += 1
+            print(f"kept     {result.path}: {result.error}")
+        else:
+            print(
+                f"replayed {result.path.name} into run {result.parent_run_id}: "
+                f"{result.created_children} child runs created, "
+                f"{result.skipped_children} already there"
+                + (f" ({result.note})" if result.note else "")
+            )
+    return 1 if kept else 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking import demo
 
@@ -287,6 +313,16 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
     diff.add_argument("--json", action="store_true", help="print one JSON object")
     diff.set_defaults(func=_diff)
+    replay = sub.add_parser(
+        "replay", help="log spooled layouts (what failed to log) into their parent runs"
+    )
+    replay.add_argument(
+        "path", nargs="?", default=None, metavar="PATH",
+        help="a spool file or folder (default: $LEGACY_MLLIB_TRACKING_SPOOL_DIR or "
+        "~/.cache/legacy-mllib-tracking/spool)",
+    )
+    replay.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
+    replay.set_defaults(func=_replay)
     demo = sub.add_parser("demo", help="fit a CrossValidator on local Spark and show its runs")
     demo.add_argument("--runtime", help="simulate a runtime version, e.g. '9.1' (legacy)")
     demo.add_argument(

@@ -8,8 +8,12 @@ the builtin it refines, so ``except ValueError`` keeps working for callers who d
     ├── InvalidFlagValue (ValueError)        a Spark conf flag that is not 'true'/'false'
     ├── InvalidModeError (ValueError)        a forced mode that is not legacy/autolog/off
     ├── InvalidAutologOption (ValueError)    an autolog option mlflow.pyspark.ml.autolog lacks
+    ├── InvalidOption (ValueError)           another configure() option out of range
     ├── NotATuningEstimator (TypeError)      a non-tuner where a tuner is expected
-    └── RunNotFound (LookupError)            a run id the tracking store does not know
+    ├── RunNotFound (LookupError)            a run id the tracking store does not know
+    └── UnsupportedVersion (ImportError)     pyspark or mlflow older than supported, found
+                                             by configure() (ImportError: what pandas and
+                                             scikit-learn raise for a too-old dependency)
 
     TrackingWarning (UserWarning)            something was not logged; training went on
     └── LegacyTrackingDeprecationWarning (FutureWarning)
@@ -25,6 +29,7 @@ __all__ = [
     "InvalidAutologOption",
     "InvalidFlagValue",
     "InvalidModeError",
+    "InvalidOption",
     "InvalidRuntimeVersion",
     "LegacyTrackingDeprecationWarning",
     "LegacyTrackingError",
@@ -32,6 +37,7 @@ __all__ = [
     "RunNotFound",
     "RuntimeVersionWarning",
     "TrackingWarning",
+    "UnsupportedVersion",
 ]
 
 
@@ -55,12 +61,23 @@ class InvalidAutologOption(LegacyTrackingError, ValueError):
     """An ``autolog_options`` key that ``mlflow.pyspark.ml.autolog()`` does not accept."""
 
 
+class InvalidOption(LegacyTrackingError, ValueError):
+    """A ``configure()`` option (other than ``autolog_options``) with a value it cannot take."""
+
+
 class NotATuningEstimator(LegacyTrackingError, TypeError):
     """An object passed where a ``CrossValidator`` or ``TrainValidationSplit`` is expected."""
 
 
 class RunNotFound(LegacyTrackingError, LookupError):
     """A run id that the tracking store does not know."""
+
+
+class UnsupportedVersion(LegacyTrackingError, ImportError):
+    """An installed pyspark or mlflow older than this library supports (pyspark 3.4, mlflow 2.9).
+
+    Raised by ``configure()`` before it changes anything; ``name`` is the package.
+    """
 
 
 class TrackingWarning(UserWarning):

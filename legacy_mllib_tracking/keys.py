@@ -30,6 +30,8 @@ TAG_LARGER_IS_BETTER = _PREFIX + "larger_is_better"
 TAG_MAP_INDEX = _PREFIX + "map_index"
 #: On each child: the uuid of the ``fit()`` call that logged it (one per fit).
 TAG_FIT_ID = _PREFIX + "fit_id"
+#: On each child: ``<fit_id>:<map index>``, the idempotency key that replay checks before creating.
+TAG_CHILD_KEY = _PREFIX + "child_key"
 #: On each child: the JSON list of its tuned param names, as logged (bare, or ``Stage.name``).
 TAG_TUNED_PARAMS = _PREFIX + "tuned_params"
 #: On the best child: "true".

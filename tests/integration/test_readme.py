@@ -48,8 +48,13 @@ def _upgrade_example() -> str:
     return match.group(1)
 
 
-def test_readme_upgrade_example_passes_and_catches_a_break(pytester: pytest.Pytester) -> None:
+def test_readme_upgrade_example_passes_and_catches_a_break(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The README's upgrade test passes as written, and fails when 15.4 logs another grid."""
+    # mlflow 3.17's set_experiment exports MLFLOW_EXPERIMENT_ID; a fresh user shell has none.
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     code = _upgrade_example()
     pytester.makepyfile(test_upgrade=code)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore")

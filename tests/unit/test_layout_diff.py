@@ -118,9 +118,12 @@ def test_simulate_runtime_env_only(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "MLR_PYTHONPATH" not in os.environ
 
 
-def test_simulate_runtime_rejects_what_it_cannot_do() -> None:
+def test_simulate_runtime_rejects_what_it_cannot_do(monkeypatch: pytest.MonkeyPatch) -> None:
     """A bad version, conf without a session, or a standard runtime without a session are errors."""
-    from legacy_mllib_tracking import InvalidRuntimeVersion
+    from legacy_mllib_tracking import InvalidRuntimeVersion, simulate
+
+    # No SparkSession at all, even when an integration test left one active in this process.
+    monkeypatch.setattr(simulate, "_session", lambda spark: None)
 
     with pytest.raises(InvalidRuntimeVersion, match="'ten'"), simulate_runtime("ten", spark=None):
         pass

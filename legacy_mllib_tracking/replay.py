@@ -1,0 +1,208 @@
+"""Replay spooled layouts: log what a fit could not log, later, exactly once.
+
+A spool file (one JSON per fit, written when logging finally failed) holds the unlogged part of a
+fit's run layout. :func:`replay` logs it into the same parent run when that run exists (or, when
+the parent was never created because the store was down from the start, into a new parent run in
+the same experiment), skipping every child that already exists (each child carries the
+``legacy_mllib_tracking.child_key`` tag ``<fit_id>:<map index>``), and moves the file to a
+``replayed/`` folder beside it. Running it twice logs nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from legacy_mllib_tracking._safety import default_spool_dir, redact
+from legacy_mllib_tracking.errors import RunNotFound
+from legacy_mllib_tracking.keys import TAG_CHILD_KEY, TAG_PARENT_RUN_ID, TAG_RUN_NAME
+
+__all__ = ["ReplayResult", "replay"]
+
+
+@dataclass
+class ReplayResult:
+    """What one spool file gave.
+
+    Attributes:
+        path: the spool file.
+        parent_run_id: the parent run it was logged into (``None`` if it could not be).
+        created_children: children created now.
+        skipped_children: children that already existed (completed if they lacked data).
+        error: why the file was kept, or ``None`` when it was fully replayed.
+    """
+
+    path: Path
+    parent_run_id: str | None = None
+    created_children: int = 0
+    skipped_children: int = 0
+    params_suffixed: list[str] = field(default_factory=list)
+    error: str | None = None
+    note: str | None = None
+
+
+def _files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.json") if p.is_file())
+    raise FileNotFoundError(f"spool path {str(path)!r} does not exist")
+
+
+def _existing_children(client: Any, experiment_id: str, parent_id: str) -> dict[str, Any]:
+    keys: dict[str, Any] = {}
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{TAG_PARENT_RUN_ID}` = '{parent_id}'",
+            max_results=1000,
+            page_token=token,
+        )
+        keys.update((r.data.tags.get(TAG_CHILD_KEY, ""), r) for r in page)
+        token = page.token
+        if not token:
+            return keys
+
+
+def _complete_child(client: Any, run: Any, child: dict[str, Any], record: dict[str, Any]) -> None:
+    """Finish a child that was created before logging failed: add what it lacks, end it."""
+    from mlflow.entities import Metric, Param
+
+    params = {
+        k: str(v) for k, v in (child.get("params") or {}).items() if k not in run.data.params
+    }
+    metrics = {k: v for k, v in (child.get("metrics") or {}).items() if k not in run.data.metrics}
+    if params or metrics:
+        client.log_batch(
+            run.info.run_id,
+            params=[Param(k, v) for k, v in params.items()],
+            metrics=[
+                Metric(k, float(v), record.get("start_ms") or 0, 0) for k, v in metrics.items()
+            ],
+        )
+    if run.info.status != "FINISHED":
+        client.set_terminated(run.info.run_id, "FINISHED")
+
+
+def _replay_one(client: Any, path: Path) -> ReplayResult:
+    from mlflow.entities import Metric, Param, RunTag
+    from mlflow.exceptions import MlflowException
+
+    result = ReplayResult(path)
+    record = json.loads(path.read_text())
+    parent_id = record.get("parent_run_id")
+    experiment_id = record.get("experiment_id")
+    if parent_id:
+        try:
+            parent = client.get_run(parent_id)
+        except MlflowException:
+            raise RunNotFound(
+                f"spool file {str(path)!r}: parent run {parent_id!r} is not in tracking store "
+                f"{redact(client.tracking_uri)!r}"
+            ) from None
+        experiment_id = parent.info.experiment_id
+        present_params = dict(parent.data.params)
+    else:
+        # The store was down before the parent existed: create it now, like the fit would have,
+        # in the fit's experiment, or the default one if that experiment is gone.
+        try:
+            client.get_experiment(experiment_id or "0")
+        except MlflowException:
+            result.note = f"experiment {experiment_id!r} not found: replayed into experiment '0'"
+            experiment_id = "0"
+        parent = client.create_run(
+            experiment_id or "0",
+            start_time=record.get("start_ms"),
+            tags={TAG_RUN_NAME: f"replayed {record.get('tuner', 'tuning')} fit"},
+        )
+        client.set_terminated(parent.info.run_id, "FINISHED")
+        parent_id = parent.info.run_id
+        experiment_id = parent.info.experiment_id
+        present_params = {}
+        record["parent_run_id"] = parent_id
+        path.write_text(json.dumps(record, indent=2, sort_keys=True))
+    result.parent_run_id = parent_id
+
+    content = record.get("parent") or {}
+    params = {}
+    for key, value in (content.get("params") or {}).items():
+        if key in present_params:
+            if present_params[key] != str(value):
+                suffixed = f"{key}_{record['fit_id']}"
+                result.params_suffixed.append(suffixed)
+                params[suffixed] = value
+            continue  # already logged (same value): replay is idempotent
+        params[key] = value
+    tags = content.get("tags") or {}
+    metrics = content.get("metrics") or {}
+    if params or tags or metrics:
+        items = [Param(k, str(v)) for k, v in params.items()]
+        for start in range(0, max(len(items), 1), 100):
+            client.log_batch(
+                parent_id,
+                params=items[start : start + 100],
+                tags=[RunTag(k, str(v)) for k, v in tags.items()] if start == 0 else [],
+                metrics=[Metric(k, float(v), record.get("start_ms") or 0, 0)
+                         for k, v in metrics.items()] if start == 0 else [],
+            )
+
+    existing = _existing_children(client, experiment_id, parent_id)
+    for child in record.get("children") or []:
+        child_tags = dict(child.get("tags") or {})
+        key = child_tags.get(TAG_CHILD_KEY) or f"{record['fit_id']}:{child['index']}"
+        if key in existing:
+            _complete_child(client, existing[key], child, record)
+            result.skipped_children += 1
+            continue
+        child_tags[TAG_PARENT_RUN_ID] = parent_id
+        child_tags[TAG_CHILD_KEY] = key
+        run = client.create_run(
+            experiment_id, start_time=record.get("start_ms"), tags=child_tags,
+            run_name=child.get("run_name"),
+        )
+        client.log_batch(
+            run.info.run_id,
+            params=[Param(k, str(v)) for k, v in (child.get("params") or {}).items()],
+            metrics=[
+                Metric(k, float(v), record.get("start_ms") or 0, 0)
+                for k, v in (child.get("metrics") or {}).items()
+            ],
+        )
+        client.set_terminated(run.info.run_id, "FINISHED")
+        existing[key] = run
+        result.created_children += 1
+    return result
+
+
+def replay(path: str | os.PathLike[str] | None = None, *, tracking_uri: str | None = None
+           ) -> list[ReplayResult]:
+    """Log every spool file under ``path`` (a file or a folder; default: the spool folder).
+
+    A fully replayed file moves to ``<folder>/replayed/``; a file whose parent run is missing or
+    whose store refused a write stays, and its :class:`ReplayResult` says why.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+    """
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking_uri)
+    folder = Path(path) if path is not None else default_spool_dir()
+    if path is None and not folder.exists():
+        return []
+    results = []
+    for file in _files(folder):
+        try:
+            result = _replay_one(client, file)
+        except Exception as error:
+            result = ReplayResult(file, error=redact(f"{type(error).__name__}: {error}"))
+        else:
+            done = file.parent / "replayed"
+            done.mkdir(exist_ok=True)
+            os.replace(file, done / file.name)
+        results.append(result)
+    return results
