@@ -195,6 +195,11 @@ def _fit_and_press_ctrl_c(estimator: Any, frame: Any, after: float = 1.0) -> Non
         timer.cancel()
 
 
+@pytest.mark.skipif(
+    int(__import__("pyspark").__version__.split(".")[0]) < 4,
+    reason="pyspark 3.5: SIGINT during a py4j call breaks the gateway (reentrant read) and raises "
+    "Py4JError, not KeyboardInterrupt, leaving the session unusable for later tests",
+)
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_keyboard_interrupt_fails_our_run_and_spares_the_users(
     spark: Any, experiment: str, data: Any, mode: str
