@@ -6,6 +6,7 @@ import json
 import math
 import os
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -16,7 +17,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from legacy_mllib_tracking import TrackingWarning, configure, inspect_run_layout
+from legacy_mllib_tracking import TrackingWarning, _compat, configure, inspect_run_layout
 from legacy_mllib_tracking.cli import main
 from legacy_mllib_tracking.replay import replay
 
@@ -118,6 +119,12 @@ def test_deadline_spools_the_rest_and_replay_never_duplicates(
     assert len(inspect_run_layout(run.info.run_id).children) == 4
 
 
+@pytest.mark.xfail(
+    not _compat.active_run_is_thread_local(),
+    reason="mlflow < 2.18 keeps one active run for the whole process: the threads' runs are one "
+    "shared stack, so their fits land in each other's runs (README 'Supported versions')",
+    strict=True,
+)
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_eight_threads_fit_into_eight_correct_trees(
     spark: Any, experiment: str, data: Any, mode: str
@@ -217,6 +224,44 @@ def test_keyboard_interrupt_fails_our_run_and_spares_the_users(
             _fit_and_press_ctrl_c(big, data)
         assert MlflowClient().get_run(run.info.run_id).info.status == "RUNNING"
     time.sleep(1)  # let the cancelled Spark jobs of the pool threads wind down
+
+
+def _interrupting_evaluator() -> Any:
+    """An evaluator that raises KeyboardInterrupt when the tuner asks it, in the fit's own thread.
+
+    CrossValidator and TrainValidationSplit call ``isLargerBetter()`` in the calling thread after
+    every map was evaluated, so the interrupt reaches the fit exactly as Ctrl-C would, on every
+    pyspark version (a real SIGINT is in the test above, on pyspark 4).
+    """
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+
+    class Interrupting(BinaryClassificationEvaluator):  # type: ignore[misc]
+        def isLargerBetter(self) -> bool:
+            if sys._getframe(1).f_globals.get("__name__") == "pyspark.ml.tuning":
+                raise KeyboardInterrupt
+            return bool(super().isLargerBetter())
+
+    return Interrupting(metricName="areaUnderROC")
+
+
+@pytest.mark.parametrize("kind", ["cv", "tvs"])
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_keyboard_interrupt_inside_the_fit_on_every_pyspark(
+    spark: Any, experiment: str, data: Any, mode: str, kind: str
+) -> None:
+    """An interrupt raised inside the fit: our run ends FAILED, a user's run stays RUNNING."""
+    _configure(spark, mode)
+    interrupted = tuner(kind)
+    interrupted.setEvaluator(_interrupting_evaluator())
+    with pytest.raises(KeyboardInterrupt):
+        interrupted.fit(data)
+    assert mlflow.active_run() is None
+    assert [r.info.status for r in MlflowClient().search_runs([experiment])] == ["FAILED"]
+    with mlflow.start_run() as run:
+        with pytest.raises(KeyboardInterrupt):
+            interrupted.fit(data)
+        assert MlflowClient().get_run(run.info.run_id).info.status == "RUNNING"
+    assert MlflowClient().get_run(run.info.run_id).info.status == "FINISHED"
 
 
 def test_mlflow_limits_are_kept_without_losing_data(tracking_uri: str, experiment: str) -> None:
