@@ -3,17 +3,16 @@
 A synthetic :class:`TuningFit` with N param maps (two tuned params, ``avg_``/``std_`` metrics, as a
 CrossValidator over LogisticRegression would give) is logged into a fresh parent run by
 
-- ``library``: ``_writer.log_children(ctx, fit)``, what LEGACY mode runs after a fit;
+- ``library``: ``_writer.log_children(ctx, fit)``, what LEGACY mode runs after a fit: one child
+  after the other on sqlite, from up to ``_writer.MAX_CHILD_THREADS`` threads against the server
+  (``_writer.child_threads``), each child ended with one store call (``_compat.finish_run``);
 - ``floor``: the raw minimum, ``MlflowClient.create_run`` + ``log_batch`` + ``set_terminated`` per
   child, sequential, with the same tags, params and metrics prepared beforehand;
-- ``floor-concurrent``: the same calls from a bounded thread pool;
-- ``library-concurrent``: a prototype of the recommended ``log_children`` change (BENCHMARKS.md):
-  the library's own per-child code (``child_tags`` + ``create_run`` + ``write_batch`` +
-  ``set_terminated``) run from a bounded thread pool;
-- ``library-proposed`` (server only): ``library-concurrent`` that also ends each child with the
-  store's ``update_run_info`` instead of ``MlflowClient.set_terminated``, which against a server
-  first GETs the run again and prints two "View run" lines per child (mlflow 3.17,
-  ``TrackingServiceClient._log_url``).
+- ``floor-concurrent`` (server only): the same calls from :data:`DEFAULT_WORKERS` threads.
+
+(The prototypes ``library-concurrent`` and ``library-proposed`` of earlier runs, BENCHMARKS.md,
+are what ``library`` now is against a server.) The full run also sweeps the library's thread
+count at 100 maps on the server (env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` = 1, 2, 4, 8).
 
 Against a sqlite store and against a real ``mlflow server`` on 127.0.0.1 started by
 :func:`server`. The parent run, ``open_fit`` and the payload are prepared outside the timing.
@@ -36,14 +35,14 @@ from typing import Any
 
 from _common import Case, Series, child_env, interleave, log, quiet_stdout
 
-from legacy_mllib_tracking import _writer
+from legacy_mllib_tracking import _compat, _writer
 from legacy_mllib_tracking._tuning import MapInfo, TuningFit
+from legacy_mllib_tracking.keys import ENV_CHILD_THREADS
 
 METRIC = "areaUnderROC"
 
-#: Threads of the concurrent variants: mlflow's HTTP pool keeps 10 connections per host
-#: (MLFLOW_HTTP_POOL_MAXSIZE), so 8 threads never open throw-away connections.
-DEFAULT_WORKERS = 8
+#: Threads of ``floor-concurrent``: as many as the library uses against a server at most.
+DEFAULT_WORKERS = _writer.MAX_CHILD_THREADS
 
 
 def synthetic_fit(maps: int) -> TuningFit:
@@ -84,48 +83,22 @@ def synthetic_fit(maps: int) -> TuningFit:
 
 
 def library(ctx: _writer.FitContext, fit: TuningFit) -> None:
-    """The library as it is: sequential ``log_children``."""
+    """The library: ``log_children``, with the thread count it chooses for the store."""
     _writer.log_children(ctx, fit)
 
 
-def _set_terminated(client: Any, run_id: str, end_ms: int) -> None:
-    client.set_terminated(run_id, "FINISHED", end_time=end_ms)
-
-
-def _update_run_info(client: Any, run_id: str, end_ms: int) -> None:
-    """End a run with one store call (no GET, no stdout); mlflow 2.x and 3.x internals."""
-    from mlflow.entities import RunStatus
-
-    store = client._tracking_client.store
-    store.update_run_info(run_id, RunStatus.FINISHED, end_ms, None)
-
-
-def library_concurrent(
-    ctx: _writer.FitContext,
-    fit: TuningFit,
-    *,
-    workers: int,
-    finish: Callable[[Any, str, int], None] = _set_terminated,
-) -> None:
-    """Prototype of the recommended change: the library's per-child code from a thread pool."""
-    end_ms = int(time.time() * 1000)
-    estimator_name = fit.settings.get("estimator", "")
-
-    def one(info: MapInfo) -> None:
-        try:
-            tags = _writer.child_tags(ctx, fit, info, estimator_name)
-            run = ctx.client.create_run(
-                ctx.experiment_id, start_time=ctx.start_ms, tags=tags, run_name=info.run_name
-            )
-            _writer.write_batch(
-                ctx, run.info.run_id, params=info.params, metrics=info.metrics, timestamp_ms=end_ms
-            )
-            finish(ctx.client, run.info.run_id, end_ms)
-        except Exception as error:
-            ctx.fail(f"child run for param map {info.index} ({info.run_name})", error)
-
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="bench-child") as pool:
-        list(pool.map(one, fit.maps))
+@contextlib.contextmanager
+def child_threads(count: int | None) -> Iterator[None]:
+    """Set env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` to ``count`` (``None``: unset) meanwhile."""
+    saved = os.environ.pop(ENV_CHILD_THREADS, None)
+    if count is not None:
+        os.environ[ENV_CHILD_THREADS] = str(count)
+    try:
+        yield
+    finally:
+        os.environ.pop(ENV_CHILD_THREADS, None)
+        if saved is not None:
+            os.environ[ENV_CHILD_THREADS] = saved
 
 
 def floor_payload(ctx: _writer.FitContext, fit: TuningFit) -> list[tuple[Any, ...]]:
@@ -193,19 +166,23 @@ class Backend:
         with quiet_stdout():
             self.client.set_terminated(run.info.run_id, "FINISHED")
 
-    def count_children(self, run: Any) -> int:
+    def finished_children(self, run: Any) -> int:
         from legacy_mllib_tracking import inspect_run_layout
 
-        return len(inspect_run_layout(run.info.run_id, client=self.client).children)
+        children = inspect_run_layout(run.info.run_id, client=self.client).children
+        return sum(c.status == "FINISHED" and c.end_time is not None for c in children)
 
 
 def _library_case(
-    backend: Backend, fit: TuningFit, write: Callable[[_writer.FitContext, TuningFit], None]
+    backend: Backend,
+    fit: TuningFit,
+    write: Callable[[_writer.FitContext, TuningFit], None],
+    threads: int | None = None,
 ) -> Callable[[], Mapping[str, float]]:
     def run() -> Mapping[str, float]:
         parent = backend.parent()
         ctx = _writer.open_fit(backend.client, parent, "legacy")
-        with quiet_stdout():
+        with quiet_stdout(), child_threads(threads):
             cpu, started = time.process_time(), time.perf_counter()
             write(ctx, fit)
             seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
@@ -233,7 +210,7 @@ def _floor_case(
     return run
 
 
-VARIANTS = ("library", "floor", "library-concurrent", "library-proposed", "floor-concurrent")
+VARIANTS = ("library", "floor", "floor-concurrent")
 
 
 def _measured(
@@ -241,18 +218,6 @@ def _measured(
 ) -> Callable[[], Mapping[str, float]]:
     if variant == "library":
         return _library_case(backend, fit, library)
-    if variant == "library-concurrent":
-
-        def threaded(ctx: _writer.FitContext, fit: TuningFit) -> None:
-            library_concurrent(ctx, fit, workers=workers)
-
-        return _library_case(backend, fit, threaded)
-    if variant == "library-proposed":
-
-        def proposed(ctx: _writer.FitContext, fit: TuningFit) -> None:
-            library_concurrent(ctx, fit, workers=workers, finish=_update_run_info)
-
-        return _library_case(backend, fit, proposed)
     if variant == "floor":
         return _floor_case(backend, fit, floor)
     if variant == "floor-concurrent":
@@ -277,26 +242,20 @@ def cases(
     return out
 
 
-def check_layout(backend: Backend, size: int, workers: int) -> None:
-    """Fail loudly when a variant does not log ``size`` finished children (checked once)."""
+def check_layout(backend: Backend, size: int) -> None:
+    """Fail loudly when the library does not log ``size`` finished children (checked once)."""
     fit = synthetic_fit(size)
-    for variant in ("library", "library-concurrent", "library-proposed"):
-        parent = backend.parent()
-        ctx = _writer.open_fit(backend.client, parent, "legacy")
-        with quiet_stdout():
-            if variant == "library":
-                library(ctx, fit)
-            elif variant == "library-concurrent":
-                library_concurrent(ctx, fit, workers=workers)
-            else:
-                library_concurrent(ctx, fit, workers=workers, finish=_update_run_info)
-        backend.done(parent)
-        found = backend.count_children(parent)
-        if ctx.failures or found != size:
-            raise RuntimeError(
-                f"{backend.name}/{variant}: logged {found} of {size} children; "
-                f"failures: {ctx.failures[:3]}"
-            )
+    parent = backend.parent()
+    ctx = _writer.open_fit(backend.client, parent, "legacy")
+    with quiet_stdout():
+        library(ctx, fit)
+    backend.done(parent)
+    finished = backend.finished_children(parent)
+    if ctx.failures or finished != size:
+        raise RuntimeError(
+            f"{backend.name}/library: logged {finished} of {size} children FINISHED with an end "
+            f"time; failures: {ctx.failures[:3]}"
+        )
 
 
 def measure_backend(
@@ -308,27 +267,27 @@ def measure_backend(
     workers: int,
 ) -> dict[str, Series]:
     """Warm up on the smallest grid, then interleave every (size, variant) case ``reps`` times."""
-    check_layout(backend, min(sizes), workers)
+    check_layout(backend, min(sizes))
     interleave(cases(backend, [min(sizes)], variants, workers), reps=0, warmup=1, label="children")
     return interleave(
         cases(backend, sizes, variants, workers), reps=reps, warmup=0, label="children"
     )
 
 
-def sweep_workers(
+def sweep_threads(
     backend: Backend, *, size: int, counts: Sequence[int], reps: int
 ) -> dict[str, Series]:
-    """``library-proposed`` at one grid size for several worker counts, interleaved."""
+    """``library`` at one grid size with each thread count of ``counts``, interleaved."""
     fit = synthetic_fit(size)
     sweep = [
         Case(
-            f"{backend.name}/library-proposed/{size}/workers={n}",
-            _measured(backend, fit, "library-proposed", n),
+            f"{backend.name}/library/{size}/threads={n}",
+            _library_case(backend, fit, library, threads=n),
             backend.name,
         )
         for n in counts
     ]
-    return interleave(sweep, reps=reps, warmup=0, label="workers")
+    return interleave(sweep, reps=reps, warmup=0, label="threads")
 
 
 # --- the server ---------------------------------------------------------------------------------
@@ -407,18 +366,26 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 # --- the part ----------------------------------------------------------------------------------
 
 
+def _threads_used(backend: Backend, sizes: Sequence[int]) -> dict[str, int]:
+    """The library's thread count per grid size on ``backend`` (the env as it is now)."""
+    uri = _compat.tracking_uri_of(backend.client)
+    return {str(size): _writer.child_threads(uri, size) for size in sizes}
+
+
 def measure(*, quick: bool, workdir: Path, reps: int, with_server: bool) -> dict[str, Any]:
     """Measure child logging on sqlite and (``with_server``) on a local mlflow server."""
     sizes = [10, 100] if quick else [10, 100, 1000]
     workers = DEFAULT_WORKERS
-    result: dict[str, Any] = {"sizes": sizes, "workers": workers, "series": {}, "sweep": {}}
+    result: dict[str, Any] = {
+        "sizes": sizes, "workers": workers, "library_threads": {}, "series": {}, "sweep": {},
+    }  # fmt: skip
 
     sqlite = Backend("sqlite", f"sqlite:///{workdir / 'children.db'}", workdir / "artifacts")
+    result["library_threads"]["sqlite"] = _threads_used(sqlite, sizes)
     log(f"children: sqlite, grids {sizes}, {reps} interleaved reps")
     series = measure_backend(
-        sqlite, sizes=sizes, variants=("library", "floor", "library-concurrent"),
-        reps=reps, workers=workers,
-    )  # fmt: skip
+        sqlite, sizes=sizes, variants=("library", "floor"), reps=reps, workers=workers
+    )
     result["series"].update(series)
     result["failures"] = {"sqlite": sqlite.failures[:5]}
 
@@ -428,13 +395,17 @@ def measure(*, quick: bool, workdir: Path, reps: int, with_server: bool) -> dict
     try:
         with server(workdir, timeout=60 if quick else 180) as url:
             remote = Backend("server", url, workdir / "artifacts")
-            log(f"children: server, grids {sizes}, {reps} interleaved reps, {workers} workers")
+            result["library_threads"]["server"] = _threads_used(remote, sizes)
+            log(
+                f"children: server, grids {sizes}, {reps} interleaved reps, library threads "
+                f"{result['library_threads']['server']}, floor-concurrent {workers} threads"
+            )
             series = measure_backend(
                 remote, sizes=sizes, variants=VARIANTS, reps=reps, workers=workers
             )
             result["series"].update(series)
             if not quick:
-                result["sweep"] = sweep_workers(remote, size=100, counts=(2, 4, 8, 16), reps=reps)
+                result["sweep"] = sweep_threads(remote, size=100, counts=(1, 2, 4, 8), reps=reps)
             result["failures"]["server"] = remote.failures[:5]
             result["server"] = {"url": url, "server_workers": 4}
     except RuntimeError as error:  # the table says the server part was not measured, and why

@@ -79,13 +79,7 @@ def child_rows(part: Mapping[str, Any]) -> list[str]:
     for backend in ("sqlite", "server"):
         for size in part["sizes"]:
             base = _child(series, backend, "floor", size)
-            for variant in (
-                "library",
-                "floor",
-                "library-concurrent",
-                "library-proposed",
-                "floor-concurrent",
-            ):
+            for variant in ("library", "floor", "floor-concurrent"):
                 s = _child(series, backend, variant, size)
                 if s is None:
                     continue
@@ -99,7 +93,7 @@ def child_rows(part: Mapping[str, Any]) -> list[str]:
     if sweep:
         rows += [
             "",
-            "| server, 100 maps: library-proposed with | median s | ms per child "
+            "| server, 100 maps: library with | median s | ms per child "
             "| speed-up over sequential floor |",
             "| --- | ---: | ---: | ---: |",
         ]
@@ -233,10 +227,10 @@ def targets(results: Mapping[str, Any]) -> list[dict[str, Any]]:
             if size < 100:
                 continue
             base = _child(s, "server", "floor", size)
+            threads = (children.get("library_threads") or {}).get("server", {}).get(str(size))
             notes = {
-                "library": "the library as it is (sequential)",
-                "library-concurrent": "prototype: recommended change 1 (bounded thread pool)",
-                "library-proposed": "prototype: recommended changes 1 and 2",
+                "library": f"log_children with {threads or 'its own choice of'} threads, "
+                "one store call per child end",
             }
             for variant, note in notes.items():
                 a = _child(s, "server", variant, size)
@@ -326,9 +320,14 @@ def markdown(results: Mapping[str, Any]) -> str:
             lines += ["Problems seen:", *[f"- {p}" for p in f["problems"]], ""]
     if "children" in results:
         c = results["children"]
+        threads = c.get("library_threads") or {}
+        used = "; ".join(
+            f"{backend} " + ", ".join(f"{n} at {size}" for size, n in by_size.items())
+            for backend, by_size in threads.items()
+        )
         lines += [
-            f"### Child-run logging ({c['reps']} reps, interleaved; concurrent variants: "
-            f"{c['workers']} threads)",
+            f"### Child-run logging ({c['reps']} reps, interleaved; floor-concurrent: "
+            f"{c['workers']} threads; library threads by maps: {used or 'not recorded'})",
             "",
             *child_rows(c),
             "",
@@ -391,11 +390,8 @@ def plot(results: Mapping[str, Any], path: Path) -> str | None:
     styles = {
         ("sqlite", "library"): ("tab:blue", "-", "o"),
         ("sqlite", "floor"): ("tab:blue", "--", "s"),
-        ("sqlite", "library-concurrent"): ("tab:cyan", ":", "^"),
         ("server", "library"): ("tab:red", "-", "o"),
         ("server", "floor"): ("tab:red", "--", "s"),
-        ("server", "library-concurrent"): ("tab:orange", "-", "^"),
-        ("server", "library-proposed"): ("tab:green", "-", "D"),
         ("server", "floor-concurrent"): ("tab:orange", "--", "v"),
     }
     fig, (total, per_child) = plt.subplots(1, 2, figsize=(12, 4.8))
@@ -446,7 +442,7 @@ def plot(results: Mapping[str, Any], path: Path) -> str | None:
     m = results["machine"]
     fig.suptitle(
         f"legacy-mllib-tracking child logging: {m['cpus']} CPUs, mlflow {m['mlflow']}, "
-        f"{children['workers']} threads for the concurrent variants",
+        f"{children['workers']} threads for floor-concurrent",
         fontsize=10,
     )
     fig.tight_layout()

@@ -7,8 +7,6 @@ layout either way. Importing this package imports neither pyspark nor mlflow.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from legacy_mllib_tracking._config import configure, current_decision, is_configured, reset
 from legacy_mllib_tracking.errors import (
     InvalidAutologOption,
@@ -38,10 +36,8 @@ from legacy_mllib_tracking.routing import Decision, Flag, FlagSource, Mode, deci
 from legacy_mllib_tracking.runtime import RuntimeVersion, parse_runtime_version
 from legacy_mllib_tracking.simulate import NOT_DATABRICKS, simulate_runtime
 
-try:
-    __version__ = version("legacy-mllib-tracking")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+#: The installed distribution's version, read on first access (:func:`__getattr__`).
+__version__: str
 
 __all__ = [
     "NOT_DATABRICKS",
@@ -79,3 +75,25 @@ __all__ = [
     "reset",
     "simulate_runtime",
 ]
+
+
+def __getattr__(name: str) -> str:
+    """Return ``__version__``, read from the installed distribution on first access (PEP 562).
+
+    Reading it imports ``importlib.metadata`` (with ``email``, ``zipfile``...), about half of
+    this package's import time (BENCHMARKS.md, "What profiling found", 6), so ``import
+    legacy_mllib_tracking`` leaves it to the first reader. The value is then kept as a global.
+
+    Raises:
+        AttributeError: ``name`` is not an attribute of this package.
+    """
+    if name != "__version__":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        value = version("legacy-mllib-tracking")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        value = "0.0.0"
+    globals()["__version__"] = value
+    return value

@@ -25,14 +25,18 @@ from legacy_mllib_tracking.errors import UnsupportedVersion
 __all__ = [
     "MIN_VERSIONS",
     "active_run_is_thread_local",
+    "async_logging_enabled",
     "autolog_config",
     "autolog_disabled",
     "autolog_session_active",
     "check_versions",
     "cv_std_metrics",
+    "finish_run",
     "guard_tasks",
+    "http_pool_size",
     "install_fit_guard",
     "installed_version",
+    "tracking_uri_of",
     "unsupported_version_message",
 ]
 
@@ -175,6 +179,77 @@ def cv_std_metrics(model: Any) -> list[float] | None:
     """
     std = getattr(model, "stdMetrics", None)
     return [float(v) for v in std] if std else None
+
+
+def tracking_uri_of(client: Any) -> str:
+    """Return the tracking URI that ``client`` (an ``MlflowClient``) writes to.
+
+    ``MlflowClient.tracking_uri`` is a property reading ``_tracking_client.tracking_uri`` in
+    mlflow 2.17 and 3.17; a client with neither (a future mlflow) is taken to write to mlflow's
+    current tracking URI.
+    """
+    for owner in (client, getattr(client, "_tracking_client", None)):
+        uri = getattr(owner, "tracking_uri", None)
+        if isinstance(uri, str) and uri:
+            return uri
+    import mlflow
+
+    return str(mlflow.get_tracking_uri())
+
+
+def http_pool_size() -> int:
+    """Return how many HTTP connections mlflow keeps per host (``MLFLOW_HTTP_POOL_MAXSIZE``).
+
+    10 by default in mlflow 2.17 and 3.17; an unreadable value counts as the default.
+    """
+    try:
+        from mlflow import environment_variables
+
+        setting: Any = environment_variables.MLFLOW_HTTP_POOL_MAXSIZE
+        return max(1, int(setting.get()))
+    except Exception:  # moved in a future mlflow, or not an integer
+        return 10
+
+
+def async_logging_enabled() -> bool:
+    """Return whether ``MlflowClient.log_batch`` logs asynchronously by default.
+
+    ``MLFLOW_ENABLE_ASYNC_LOGGING`` (mlflow >= 2.8; set by ``mlflow.config.enable_async_logging``)
+    makes ``log_batch`` queue its data on a queue shared by the store's users, which
+    ``set_terminated`` shuts down (mlflow 2.17 and 3.17): threads logging and ending runs at once
+    would race on that queue.
+    """
+    try:
+        from mlflow import environment_variables
+
+        setting: Any = environment_variables.MLFLOW_ENABLE_ASYNC_LOGGING
+        return bool(setting.get())
+    except Exception:  # moved in a future mlflow, or unreadable: assume the safe answer
+        return True
+
+
+def finish_run(client: Any, run_id: str, status: str, end_time: int) -> None:
+    """End ``run_id`` with ``status`` at ``end_time`` (ms) in one store call, printing nothing.
+
+    ``MlflowClient.set_terminated`` (mlflow 2.17 and 3.17) shuts down the async logging queue,
+    then ``TrackingServiceClient._log_url`` GETs the run again and, against a tracking server,
+    writes "View run ... / View experiment ..." to stdout (mlflow 3.17; 2.17 logs it at INFO),
+    then calls ``store.update_run_info(run_id, run_status, end_time, run_name)``. This keeps the
+    first and last steps, with the store call exactly as ``set_terminated`` makes it (same
+    signature in mlflow 2.17 and 3.17); a client without ``_tracking_client.store.update_run_info``
+    gets ``set_terminated``.
+    """
+    store = getattr(getattr(client, "_tracking_client", None), "store", None)
+    update = getattr(store, "update_run_info", None)
+    if not callable(update):
+        client.set_terminated(run_id, status, end_time=end_time)
+        return
+    from mlflow.entities import RunStatus
+
+    shut_down = getattr(store, "shut_down_async_logging", None)
+    if callable(shut_down):  # a no-op unless async logging is on
+        shut_down()
+    update(run_id, run_status=RunStatus.from_string(status), end_time=end_time, run_name=None)
 
 
 class AbandonedParamMap(Exception):

@@ -172,6 +172,8 @@ def configure(
             waiting and saves the unlogged part to the spool (``None``: wait for MLflow however
             long it takes). An HTTP tracking server that does not answer its ``/health`` probe
             within 2 s makes the fit run untracked from the start, its layout spooled.
+            Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
+            fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
 
     Returns:
         The :class:`Decision` that was applied.
@@ -181,12 +183,13 @@ def configure(
         InvalidFlagValue: a flag in the Spark conf is not ``true``/``false``.
         InvalidModeError: ``mode`` names no mode.
         InvalidAutologOption: ``autolog_options`` names an option autolog does not have.
-        InvalidOption: ``tracking_timeout`` is not a positive number or ``None``.
+        InvalidOption: ``tracking_timeout`` is not a positive number or ``None``, or env
+            ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` is not an integer from 1 to 8.
         UnsupportedVersion: the pyspark or mlflow this process imports is older than supported
             (pyspark 3.4, mlflow 2.9); checked first, before anything changes.
     """
     _compat.check_versions()
-    from legacy_mllib_tracking import _tracker, autolog
+    from legacy_mllib_tracking import _tracker, _writer, autolog
 
     if tracking_timeout is not None and (
         isinstance(tracking_timeout, bool)
@@ -197,6 +200,7 @@ def configure(
             f"configure(tracking_timeout=...) must be a positive number of seconds or None, "
             f"got {tracking_timeout!r}"
         )
+    _writer.child_threads_override()  # read again per fit; a bad value is an error here
 
     options = autolog.validate_options(autolog_options)
     inputs = read_inputs(spark, runtime_version=runtime_version)

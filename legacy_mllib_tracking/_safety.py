@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -47,14 +48,25 @@ _SECRET_ENV = (
     "AWS_SECRET_ACCESS_KEY",
     "AZURE_STORAGE_ACCESS_KEY",
 )
-_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
-_QUERY_SECRET = re.compile(r"(?i)((?:token|password|secret|key|sig)=)[^&\s'\"]+")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Return the patterns of URI userinfo and of secret query values, compiled on first use.
+
+    Compiled at import they were most of the time ``configure()`` spent importing this module
+    (BENCHMARKS.md, "What profiling found", 5).
+    """
+    userinfo = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\s]+@")
+    query_secret = re.compile(r"(?i)((?:token|password|secret|key|sig)=)[^&\s'\"]+")
+    return userinfo, query_secret
 
 
 def redact(text: str) -> str:
     """Return ``text`` with URI credentials, secret query values and secret env values hidden."""
-    text = _USERINFO.sub(r"\g<scheme>***@", text)
-    text = _QUERY_SECRET.sub(r"\1***", text)
+    userinfo, query_secret = _patterns()
+    text = userinfo.sub(r"\g<scheme>***@", text)
+    text = query_secret.sub(r"\1***", text)
     for name in _SECRET_ENV:
         value = os.environ.get(name)
         if value and len(value) >= 4:

@@ -188,7 +188,7 @@ def _untracked(
         where = f"and could not be saved either ({type(error).__name__}: {redact(str(error))})"
     warnings.warn(
         f"legacy-mllib-tracking: the {type(tuner).__name__} fit ran untracked because the "
-        f"tracking server {why}; its run layout was not logged, {where}",
+        f"tracking store {why}; its run layout was not logged, {where}",
         TrackingWarning,
         stacklevel=4,
     )
@@ -208,17 +208,17 @@ def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any
     managed = False
     try:
         run, managed = _start_parent()
-        ctx = _writer.open_fit(MlflowClient(), run, mode.value)
+        ctx = _writer.open_fit(MlflowClient(), run, mode.value, fresh=managed)
     except Exception as error:
         if managed:
-            _end(mlflow, "FAILED")
-        warnings.warn(
-            f"legacy-mllib-tracking: the {type(tuner).__name__} fit runs untracked: could not "
-            f"start or read its MLflow run ({type(error).__name__}: {redact(str(error))})",
-            TrackingWarning,
-            stacklevel=3,
+            with contextlib.suppress(Exception):
+                _end(mlflow, "FAILED")
+        # e.g. a read-only store: nothing can be logged now, so all of it is spooled
+        why = (
+            "could not start or read its MLflow run "
+            f"({type(error).__name__}: {redact(' '.join(str(error).split()))[:300]})"
         )
-        return original(tuner, *args, **kwargs)
+        return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
 
     status = "FAILED"
     try:
@@ -332,6 +332,7 @@ def _complete_autolog(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Any)
     except Exception as error:
         ctx.fail("the contract params, best metric and best-child tag on the parent", error)
         return
+    _writer.remove_duplicate_children(ctx, dict(fix.children))
     if fit.maps and not fix.children:
         # autolog logged no children: its training-session stack is process-wide (mlflow 2.x and
         # 3.17), so a fit started while another thread's autologged fit runs counts as nested.

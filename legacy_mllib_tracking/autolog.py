@@ -13,6 +13,7 @@ and children, so the fixes cost no extra round trip:
 
 from __future__ import annotations
 
+import copy
 import inspect
 import json
 import logging
@@ -201,6 +202,29 @@ def _renamed(fix: _Fix, entities: Any, kind: str) -> list[Any]:
     return out
 
 
+def _accepted_names(fix: Any, arguments: dict[str, Any]) -> None:
+    """Map names MLflow would refuse in a ``log_batch`` call (``_writer.safe_key``), in place."""
+    from legacy_mllib_tracking._writer import safe_key
+
+    for kind in ("metrics", "params", "tags"):
+        entities = arguments.get(kind)
+        if not entities:
+            continue
+        out = []
+        for entity in entities:
+            name, why = safe_key(entity.key)
+            if why is not None:
+                with _lock:
+                    if why not in fix.ctx.truncated:
+                        fix.ctx.truncated.append(why)
+                # a copy keeps every other field (mlflow 3's Metric has model and dataset ids);
+                # ``_key`` backs ``.key`` on Param, RunTag and Metric from mlflow 2.9 to 3.17
+                entity = copy.copy(entity)
+                entity._key = name
+            out.append(entity)
+        arguments[kind] = out
+
+
 def install_client_fixes(patches: PatchSet) -> None:
     """Patch ``MlflowClient`` so autolog's writes for a :func:`fixing` fit follow the contract."""
     from mlflow.entities import Param
@@ -249,12 +273,14 @@ def install_client_fixes(patches: PatchSet) -> None:
             if fix is not None:
                 bound.arguments["params"] = _renamed(fix, bound.arguments.get("params"), "param")
                 bound.arguments["tags"] = _renamed(fix, bound.arguments.get("tags"), "tag")
+                _accepted_names(fix, bound.arguments)
                 return original(*bound.args, **bound.kwargs)
             with _lock:
                 child = None if run_id is None else _children.get(run_id)
             if child is None:
                 return original(self, *args, **kwargs)
             fix, index, done = child
+            _accepted_names(fix, bound.arguments)
             params = list(bound.arguments.get("params") or ())
             present = {p.key for p in params} | done
             wanted = fix.params_by_map[index] if index < len(fix.params_by_map) else {}

@@ -12,6 +12,11 @@ CONF_SPARK_VERSION = "spark.databricks.clusterUsageTags.sparkVersion"
 CONF_TRACK = "spark.databricks.mlflow.trackMLlib.enabled"
 CONF_AUTOLOG = "spark.databricks.mlflow.autologging.enabled"
 
+# --- tuning knobs -------------------------------------------------------------------------------
+#: How many threads log a fit's child runs (1 to ``_writer.MAX_CHILD_THREADS``); unset or empty:
+#: chosen from the tracking store (``_writer.child_threads``).
+ENV_CHILD_THREADS = "LEGACY_MLLIB_TRACKING_CHILD_THREADS"
+
 # --- MLflow's own tags --------------------------------------------------------------------------
 TAG_PARENT_RUN_ID = "mlflow.parentRunId"
 TAG_RUN_NAME = "mlflow.runName"

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from legacy_mllib_tracking import _compat
 from legacy_mllib_tracking._safety import default_spool_dir, redact
 from legacy_mllib_tracking.errors import RunNotFound
 from legacy_mllib_tracking.keys import TAG_CHILD_KEY, TAG_PARENT_RUN_ID, TAG_RUN_NAME
@@ -44,6 +46,10 @@ class ReplayResult:
     note: str | None = None
 
 
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
 def _files(path: Path) -> list[Path]:
     if path.is_file():
         return [path]
@@ -53,7 +59,13 @@ def _files(path: Path) -> list[Path]:
 
 
 def _existing_children(client: Any, experiment_id: str, parent_id: str) -> dict[str, Any]:
-    keys: dict[str, Any] = {}
+    """Return the parent's children by child key, after deleting duplicates of a key.
+
+    Two runs with one key exist when a create that a gateway answered with an error had in fact
+    been done and was retried, or when a write still in flight at the deadline landed late: the
+    run with the most data is kept (finished first, then most params and metrics).
+    """
+    by_key: dict[str, list[Any]] = {}
     token = None
     while True:
         page = client.search_runs(
@@ -62,35 +74,66 @@ def _existing_children(client: Any, experiment_id: str, parent_id: str) -> dict[
             max_results=1000,
             page_token=token,
         )
-        keys.update((r.data.tags.get(TAG_CHILD_KEY, ""), r) for r in page)
+        for run in page:
+            by_key.setdefault(run.data.tags.get(TAG_CHILD_KEY, ""), []).append(run)
         token = page.token
         if not token:
-            return keys
+            break
+    keys: dict[str, Any] = {}
+    for key, runs in by_key.items():
+        runs.sort(
+            key=lambda r: (
+                r.info.status == "FINISHED", len(r.data.params) + len(r.data.metrics),
+                -(r.info.start_time or 0),
+            ),
+            reverse=True,
+        )
+        keys[key] = runs[0]
+        if key:
+            for duplicate in runs[1:]:
+                client.delete_run(duplicate.info.run_id)
+    return keys
 
 
-def _complete_child(client: Any, run: Any, child: dict[str, Any], record: dict[str, Any]) -> None:
+def _context(client: Any, record: dict[str, Any], parent_id: str, experiment_id: str) -> Any:
+    from legacy_mllib_tracking._writer import FitContext
+
+    return FitContext(
+        client=client,
+        parent_run_id=parent_id,
+        experiment_id=experiment_id,
+        mode=str(record.get("mode") or ""),
+        fit_id=str(record.get("fit_id") or ""),
+    )
+
+
+def _complete_child(
+    ctx: Any, run: Any, child: dict[str, Any], record: dict[str, Any]
+) -> None:
     """Finish a child that was created before logging failed: add what it lacks, end it."""
-    from mlflow.entities import Metric, Param
+    from legacy_mllib_tracking._writer import safe_key, write_batch
 
     params = {
-        k: str(v) for k, v in (child.get("params") or {}).items() if k not in run.data.params
+        k: str(v) for k, v in (child.get("params") or {}).items()
+        if safe_key(k)[0] not in run.data.params
     }
-    metrics = {k: v for k, v in (child.get("metrics") or {}).items() if k not in run.data.metrics}
+    metrics = {
+        k: v for k, v in (child.get("metrics") or {}).items()
+        if safe_key(k)[0] not in run.data.metrics
+    }
     if params or metrics:
-        client.log_batch(
-            run.info.run_id,
-            params=[Param(k, v) for k, v in params.items()],
-            metrics=[
-                Metric(k, float(v), record.get("start_ms") or 0, 0) for k, v in metrics.items()
-            ],
+        write_batch(
+            ctx, run.info.run_id, params=params, metrics=metrics,
+            timestamp_ms=record.get("start_ms") or 0,
         )
     if run.info.status != "FINISHED":
-        client.set_terminated(run.info.run_id, "FINISHED")
+        _compat.finish_run(ctx.client, run.info.run_id, "FINISHED", _now_ms())
 
 
 def _replay_one(client: Any, path: Path) -> ReplayResult:
-    from mlflow.entities import Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
+
+    from legacy_mllib_tracking._writer import write_batch
 
     result = ReplayResult(path)
     record = json.loads(path.read_text())
@@ -127,6 +170,7 @@ def _replay_one(client: Any, path: Path) -> ReplayResult:
         path.write_text(json.dumps(record, indent=2, sort_keys=True))
     result.parent_run_id = parent_id
 
+    ctx = _context(client, record, parent_id, experiment_id)
     content = record.get("parent") or {}
     params = {}
     for key, value in (content.get("params") or {}).items():
@@ -140,22 +184,17 @@ def _replay_one(client: Any, path: Path) -> ReplayResult:
     tags = content.get("tags") or {}
     metrics = content.get("metrics") or {}
     if params or tags or metrics:
-        items = [Param(k, str(v)) for k, v in params.items()]
-        for start in range(0, max(len(items), 1), 100):
-            client.log_batch(
-                parent_id,
-                params=items[start : start + 100],
-                tags=[RunTag(k, str(v)) for k, v in tags.items()] if start == 0 else [],
-                metrics=[Metric(k, float(v), record.get("start_ms") or 0, 0)
-                         for k, v in metrics.items()] if start == 0 else [],
-            )
+        write_batch(
+            ctx, parent_id, params=params, tags=tags, metrics=metrics,
+            timestamp_ms=record.get("start_ms") or 0,
+        )
 
     existing = _existing_children(client, experiment_id, parent_id)
     for child in record.get("children") or []:
         child_tags = dict(child.get("tags") or {})
         key = child_tags.get(TAG_CHILD_KEY) or f"{record['fit_id']}:{child['index']}"
         if key in existing:
-            _complete_child(client, existing[key], child, record)
+            _complete_child(ctx, existing[key], child, record)
             result.skipped_children += 1
             continue
         child_tags[TAG_PARENT_RUN_ID] = parent_id
@@ -164,15 +203,13 @@ def _replay_one(client: Any, path: Path) -> ReplayResult:
             experiment_id, start_time=record.get("start_ms"), tags=child_tags,
             run_name=child.get("run_name"),
         )
-        client.log_batch(
-            run.info.run_id,
-            params=[Param(k, str(v)) for k, v in (child.get("params") or {}).items()],
-            metrics=[
-                Metric(k, float(v), record.get("start_ms") or 0, 0)
-                for k, v in (child.get("metrics") or {}).items()
-            ],
+        write_batch(
+            ctx, run.info.run_id,
+            params={k: str(v) for k, v in (child.get("params") or {}).items()},
+            metrics=child.get("metrics") or {},
+            timestamp_ms=record.get("start_ms") or 0,
         )
-        client.set_terminated(run.info.run_id, "FINISHED")
+        _compat.finish_run(client, run.info.run_id, "FINISHED", _now_ms())
         existing[key] = run
         result.created_children += 1
     return result

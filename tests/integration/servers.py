@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -42,7 +43,14 @@ class MlflowServer:
                 "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
             ],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            env={**os.environ, "MLFLOW_TRACKING_URI": ""},
+            env={
+                **os.environ,
+                "MLFLOW_TRACKING_URI": "",
+                # mlflow 3's job runner starts ~8 huey processes tracking never uses; on 2 cores
+                # they slow the server's start by 15 to 30 s (BENCHMARKS.md). Older: ignored.
+                "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+                "MLFLOW_DISABLE_TELEMETRY": "true",
+            },
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -60,6 +68,13 @@ class MlflowServer:
         self.stop()
         raise RuntimeError(f"mlflow server on port {self.port} did not answer within {timeout} s")
 
+    def kill(self) -> None:
+        """Kill the server at once (SIGKILL to its process group), as a crash does."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=20)
+        self.process = None
+
     def stop(self) -> None:
         if self.process is None:
             return
@@ -75,9 +90,25 @@ class MlflowServer:
 
 class FlakyProxy:
     """A loopback HTTP proxy in front of a real server that answers 503 to every ``every``-th
-    write request (POST) without forwarding it, as an overloaded load balancer does."""
+    write request (POST) without forwarding it, as an overloaded load balancer does.
 
-    def __init__(self, target: str, every: int = 3) -> None:
+    With ``after_forwarding=True`` the refused request is forwarded first and only its answer is
+    replaced by the 503, as a gateway that times out on a slow backend does: the server did the
+    write, the client thinks it failed and retries it.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        every: int = 3,
+        *,
+        after_forwarding: bool = False,
+        trip_after_creates: int | None = None,
+        on_trip: Callable[[], None] | None = None,
+    ) -> None:
+        """``every=0`` refuses nothing. With ``trip_after_creates=N``, ``on_trip`` runs (in its
+        own thread) right after the N-th ``runs/create`` was answered; while the server is down
+        the proxy answers 502, as a load balancer in front of a dead backend does."""
         import http.server
         import threading
         import urllib.error
@@ -86,6 +117,8 @@ class FlakyProxy:
         self.every = every
         self.count = 0
         self.refused = 0
+        self.creates = 0
+        self.tripped = threading.Event()
         lock = threading.Lock()
         proxy = self
 
@@ -96,16 +129,32 @@ class FlakyProxy:
             def _forward(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                trip = False
                 if self.command == "POST":
                     with lock:
                         proxy.count += 1
-                        refuse = proxy.count % proxy.every == 0
+                        refuse = bool(proxy.every) and proxy.count % proxy.every == 0
                         proxy.refused += refuse
+                    if refuse and after_forwarding:
+                        self._send(body, reply=False)
                     if refuse:
-                        self.send_response(503)
-                        self.send_header("Content-Length", "0")
-                        self.end_headers()
+                        self._status(503)
                         return
+                    if self.path.endswith("/runs/create"):
+                        with lock:
+                            proxy.creates += 1
+                            trip = proxy.creates == trip_after_creates
+                self._send(body)
+                if trip and on_trip is not None:
+                    proxy.tripped.set()
+                    threading.Thread(target=on_trip, daemon=True).start()
+
+            def _status(self, code: int) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _send(self, body: bytes | None, reply: bool = True) -> None:
                 request = urllib.request.Request(
                     proxy.target + self.path, data=body, method=self.command,
                     headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
@@ -116,6 +165,12 @@ class FlakyProxy:
                         headers = response.headers.items()
                 except urllib.error.HTTPError as error:
                     status, payload, headers = error.code, error.read(), error.headers.items()
+                except OSError:  # the server is down
+                    if reply:
+                        self._status(502)
+                    return
+                if not reply:
+                    return
                 self.send_response(status)
                 for key, value in headers:
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):

@@ -119,6 +119,108 @@ def test_deadline_spools_the_rest_and_replay_never_duplicates(
     assert len(inspect_run_layout(run.info.run_id).children) == 4
 
 
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_read_only_store_fit_returns_and_replay_logs_later(
+    spark: Any, tracking_uri: str, data: Any, spool_dir: Path, tmp_path: Path, mode: str
+) -> None:
+    """A store that refuses writes (a sqlite file opened read-only): the fit returns its model,
+    one warning names the refusal, the whole layout is spooled; replay logs it once writable."""
+    from pyspark.ml.tuning import CrossValidatorModel
+
+    db = tmp_path / "store.db"
+    writable = f"sqlite:///{db}"
+    mlflow.set_tracking_uri(writable)
+    experiment_id = mlflow.create_experiment("read-only")
+    try:
+        # SQLite's own read-only mode (root ignores file permissions, so chmod would not do)
+        mlflow.set_tracking_uri(f"sqlite:///file:{db}?mode=ro&uri=true")
+        mlflow.set_experiment(experiment_id=experiment_id)
+        _configure(spark, mode)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model = tuner("cv").fit(data)
+        assert isinstance(model, CrossValidatorModel)
+        ours = _ours(caught)
+        assert len(ours) == 1 and "readonly database" in ours[0], ours
+        assert mlflow.active_run() is None
+        [spooled] = spool_dir.glob("*.json")
+        record = json.loads(spooled.read_text())
+        assert record["experiment_id"] == experiment_id and len(record["children"]) == 4
+        assert MlflowClient(writable).search_runs([experiment_id]) == []
+
+        [result] = replay(spool_dir, tracking_uri=writable)
+        assert result.error is None and result.created_children == 4
+        mlflow.set_tracking_uri(writable)
+        layout = inspect_run_layout(str(result.parent_run_id))
+        assert layout.parent.params["numFolds"] == "2" and len(layout.children) == 4
+    finally:
+        mlflow.set_tracking_uri(tracking_uri)
+
+
+@pytest.mark.parametrize(
+    ("mode", "back"), [("legacy", "in-time"), ("autolog", "in-time"), ("legacy", "too-late")]
+)
+def test_server_killed_mid_logging_then_restarted(
+    spark: Any, tracking_uri: str, data: Any, spool_dir: Path, tmp_path: Path, mode: str, back: str
+) -> None:
+    """The server is killed (SIGKILL) right after the second child run was created.
+
+    ``in-time``: it is back 3 s later; mlflow's retries carry the writes through and the tree is
+    complete, every child once, no warning. ``too-late``: it stays down past
+    ``tracking_timeout``; the fit returns, the rest is spooled, and once the server is back
+    replay completes the tree, every child once.
+    """
+    from .servers import FlakyProxy
+
+    server = MlflowServer(tmp_path / "server").start()
+
+    def crash() -> None:
+        server.kill()
+        if back == "in-time":
+            time.sleep(3)
+            server.start()
+
+    try:
+        # creates: 1 = the parent, 2 and 3 = the first two children; then the crash
+        with FlakyProxy(server.uri, every=0, trip_after_creates=3, on_trip=crash) as proxy:
+            mlflow.set_tracking_uri(proxy.uri)
+            mlflow.set_experiment(experiment_id=mlflow.create_experiment("killed"))
+            _configure(spark, mode, tracking_timeout=120 if back == "in-time" else 5)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                if back == "in-time":
+                    with mlflow.start_run() as run:
+                        tuner("cv").fit(data)
+                    parent_id = run.info.run_id
+                else:
+                    started = time.monotonic()
+                    tuner("cv").fit(data)  # the library's own run
+                    assert time.monotonic() - started < 90
+            assert proxy.tripped.is_set()
+            if back == "too-late":
+                ours = _ours(caught)
+                assert len(ours) == 1 and "did not finish within 5 s" in ours[0], ours
+                [spooled] = spool_dir.glob("*.json")
+                record = json.loads(spooled.read_text())
+                parent_id = record["parent_run_id"]
+                assert record["children"], record  # at least what came after the crash
+                server.start()
+                time.sleep(2)  # a write in flight at the deadline lands or gives up
+                assert main(["replay", str(spool_dir), "--tracking-uri", server.uri]) == 0
+            else:
+                assert _ours(caught) == []
+        mlflow.set_tracking_uri(server.uri)
+        layout = inspect_run_layout(parent_id)
+        keys = [c.params["regParam"] + c.params["elasticNetParam"] for c in layout.children]
+        assert len(keys) == len(set(keys)) == 4, keys
+        assert all(c.status == "FINISHED" for c in layout.children)
+        runs = MlflowClient().search_runs([MlflowClient().get_run(parent_id).info.experiment_id])
+        assert len(runs) == 1 + 4, [(r.info.run_name, r.info.status) for r in runs]
+    finally:
+        mlflow.set_tracking_uri(tracking_uri)
+        server.stop()
+
+
 @pytest.mark.xfail(
     not _compat.active_run_is_thread_local(),
     reason="mlflow < 2.18 keeps one active run for the whole process: the threads' runs are one "
@@ -292,15 +394,73 @@ def test_mlflow_limits_are_kept_without_losing_data(tracking_uri: str, experimen
     assert second.metrics["avg_f1"] == float("inf") or second.metrics["avg_f1"] > 1e300
 
 
+def _oddly_named_evaluator() -> Any:
+    """A Python evaluator whose metric name MLflow refuses ("F1 (macro)": parentheses)."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator, Evaluator
+    from pyspark.ml.param import Param, Params, TypeConverters
+
+    class OddlyNamed(Evaluator):  # type: ignore[misc]
+        metricName = Param(
+            Params._dummy(), "metricName", "the metric", typeConverter=TypeConverters.toString
+        )
+
+        def __init__(self) -> None:
+            super().__init__()
+            self._setDefault(metricName="F1 (macro)")
+
+        def getMetricName(self) -> str:
+            return str(self.getOrDefault(self.metricName))
+
+        def _evaluate(self, dataset: Any) -> float:
+            return float(BinaryClassificationEvaluator().evaluate(dataset))
+
+        def isLargerBetter(self) -> bool:
+            return True
+
+    return OddlyNamed()
+
+
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_names_mlflow_rejects_are_mapped_not_dropped(
+    spark: Any, experiment: str, data: Any, mode: str
+) -> None:
+    """A metric name MLflow refuses is logged under a deterministic safe name, with a warning."""
+    from legacy_mllib_tracking._writer import safe_key
+
+    _configure(spark, mode)
+    odd = tuner("cv")
+    odd.setEvaluator(_oddly_named_evaluator())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with mlflow.start_run() as run:
+            odd.fit(data)
+    mapped = safe_key("avg_F1 (macro)")[0]
+    assert mapped != "avg_F1 (macro)" and mapped.startswith("avg_F1 _macro_")
+    layout = inspect_run_layout(run.info.run_id)
+    assert len(layout.children) == 4
+    for child in layout.children:
+        assert 0.0 <= child.metrics[mapped] <= 1.0, child.metrics
+        assert {"regParam", "elasticNetParam"} <= set(child.params)
+    assert layout.parent.params["metricName"] == "F1 (macro)"
+    ours = _ours(caught)
+    assert any("'avg_F1 (macro)' is not accepted by MLflow" in m for m in ours), ours
+
+
+@pytest.mark.parametrize("after_forwarding", [False, True], ids=["refused", "done-then-503"])
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_flaky_server_every_child_logged_exactly_once(
-    spark: Any, server_experiment: str, data: Any, mlflow_server: Any, mode: str
+    spark: Any, server_experiment: str, data: Any, mlflow_server: Any, mode: str,
+    after_forwarding: bool,
 ) -> None:
-    """With every third write answered 503 by a proxy, each child is still logged exactly once."""
+    """With every third write answered 503 by a proxy, each child is still logged exactly once.
+
+    ``done-then-503``: the proxy forwards the write and then answers 503, so the server created a
+    child run that mlflow's retry creates again; the library removes such duplicates.
+    """
     from .servers import FlakyProxy
 
     _configure(spark, mode)
-    with FlakyProxy(mlflow_server.uri, every=3) as proxy:
+    with FlakyProxy(mlflow_server.uri, every=3, after_forwarding=after_forwarding) as proxy:
         mlflow.set_tracking_uri(proxy.uri)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -314,3 +474,5 @@ def test_flaky_server_every_child_logged_exactly_once(
     layout = assert_contract(run.info.run_id, kind="cv", mode=mode)
     keys = [c.params["regParam"] + c.params["elasticNetParam"] for c in layout.children]
     assert len(keys) == len(set(keys)) == 4
+    visible = MlflowClient().search_runs([server_experiment])
+    assert len(visible) == 1 + 4, [(r.info.run_name, r.info.status) for r in visible]

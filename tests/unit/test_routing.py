@@ -307,3 +307,33 @@ def test_import_does_not_load_pyspark_or_mlflow(tmp_path: Any) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_import_leaves_version_lookup_to_the_first_reader(tmp_path: Any) -> None:
+    """``import legacy_mllib_tracking`` skips importlib.metadata; ``__version__`` still works."""
+    code = (
+        "import sys, importlib\n"
+        "import legacy_mllib_tracking as package\n"
+        "print('importlib.metadata' in sys.modules)\n"
+        "from legacy_mllib_tracking import __version__\n"
+        "from importlib.metadata import version\n"
+        "assert __version__ == package.__version__ == version('legacy-mllib-tracking')\n"
+        "assert '__version__' in vars(package)  # read once, then a plain global\n"
+        "try:\n"
+        "    package.no_such_name\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "False",
+        "module 'legacy_mllib_tracking' has no attribute 'no_such_name'",
+    ]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -96,3 +98,32 @@ def test_spool_file_is_json_without_secrets(
     record = json.loads(text)
     assert record["version"] == 1 and record["fit_id"] == "f" * 32
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_redaction_patterns_are_compiled_on_first_use(tmp_path: Path) -> None:
+    """Importing _safety compiles neither redaction pattern; the first redact() compiles both."""
+    code = (
+        "import re, sys\n"
+        "compiled = []\n"
+        "original = re.compile\n"
+        "def spy(pattern, *args):\n"
+        "    compiled.append(str(pattern))\n"
+        "    return original(pattern, *args)\n"
+        "re.compile = spy\n"
+        "from legacy_mllib_tracking import _safety\n"
+        "def redaction(): return [p for p in compiled if '://' in p or 'token' in p]\n"
+        "print(len(redaction()))\n"
+        "assert _safety.redact('https://u:p4ss@h/?token=s3cret') == 'https://***@h/?token=***'\n"
+        "_safety.redact('again')\n"
+        "print(len(redaction()))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "2"]
