@@ -471,6 +471,8 @@ def log_children(
             )
             with ctx.lock:
                 ctx.child_runs[info.index] = run.info.run_id
+            if cancel is not None and cancel.is_set() and _replayed_already(ctx, tags, run):
+                return
             write_batch(
                 ctx, run.info.run_id, params=info.params, metrics=info.metrics, timestamp_ms=end_ms
             )
@@ -494,6 +496,27 @@ def log_children(
         _in_map_order(ctx, failed)
     if cancel is None or not cancel.is_set():
         remove_duplicate_children(ctx, dict(ctx.child_runs))
+
+
+def _replayed_already(ctx: FitContext, tags: Mapping[str, str], run: Any) -> bool:
+    """For a child whose create returned after the deadline (its map is in the spool file):
+    if ``replay`` already logged that map, delete this late copy and return True."""
+    try:
+        others = [
+            other
+            for other in ctx.client.search_runs(
+                [ctx.experiment_id],
+                filter_string=f"tags.`{TAG_CHILD_KEY}` = '{tags[TAG_CHILD_KEY]}'",
+                max_results=10,
+            )
+            if other.info.run_id != run.info.run_id
+        ]
+        if others:
+            ctx.client.delete_run(run.info.run_id)
+        return bool(others)
+    except Exception:  # the late copy stays; replay keeps the fuller of the two
+        _logger.debug("could not check child %s for a replayed copy", tags.get(TAG_CHILD_KEY))
+        return False
 
 
 def remove_duplicate_children(ctx: FitContext, kept: Mapping[int, str]) -> int:

@@ -484,3 +484,69 @@ def test_failed_children_are_reported_each_in_map_order(
         assert f"no room for map {index}" in failure
     layout = inspect_run_layout(ctx.parent_run_id, client=client)
     assert [child.map_index for child in layout.children] == [1, 3, 5, 7, 9]
+
+
+def test_duplicate_children_of_a_retried_create_are_deleted(remote: tuple[Server, Any]) -> None:
+    """Copies of a child (same fit id and map index, not the run used) are deleted on a server;
+    a map without a kept run keeps its only run, for replay to complete."""
+    from legacy_mllib_tracking._writer import child_tags, remove_duplicate_children
+
+    _, client = remote
+    ctx = new_context(client)
+    fit = synthetic_fit(3)
+    log_children(ctx, fit)
+    kept = dict(ctx.child_runs)
+    assert sorted(kept) == [0, 1, 2]
+    copy_of_1 = client.create_run(
+        ctx.experiment_id, tags=child_tags(ctx, fit, fit.maps[1], "LogisticRegression")
+    ).info.run_id
+    orphan_of_2 = client.create_run(
+        ctx.experiment_id, tags=child_tags(ctx, fit, fit.maps[2], "LogisticRegression")
+    ).info.run_id
+
+    assert remove_duplicate_children(ctx, {i: kept[i] for i in (0, 1)}) == 1
+    assert client.get_run(copy_of_1).info.lifecycle_stage == "deleted"
+    assert client.get_run(orphan_of_2).info.lifecycle_stage == "active"
+    assert all(client.get_run(run).info.lifecycle_stage == "active" for run in kept.values())
+
+
+def test_duplicates_are_not_searched_for_on_a_local_store(sqlite_client: Any) -> None:
+    """sqlite does not retry: no search, nothing deleted, even with a copy present."""
+    from legacy_mllib_tracking._writer import child_tags, remove_duplicate_children
+
+    ctx = new_context(sqlite_client)
+    fit = synthetic_fit(1)
+    log_children(ctx, fit)
+    copy = sqlite_client.create_run(
+        ctx.experiment_id, tags=child_tags(ctx, fit, fit.maps[0], "LogisticRegression")
+    ).info.run_id
+    assert remove_duplicate_children(ctx, dict(ctx.child_runs)) == 0
+    assert sqlite_client.get_run(copy).info.lifecycle_stage == "active"
+
+
+def test_a_create_landing_after_the_deadline_defers_to_a_replayed_copy(
+    remote: tuple[Server, Any],
+) -> None:
+    """A child whose create returns after the deadline, when replay already logged its map
+    (same child key), deletes itself instead of making a second child."""
+    from legacy_mllib_tracking._writer import child_tags
+
+    server, client = remote
+    ctx = new_context(client)
+    fit = synthetic_fit(1)
+    replayed = client.create_run(
+        ctx.experiment_id, tags=child_tags(ctx, fit, fit.maps[0], "LogisticRegression")
+    ).info.run_id
+    deadline = threading.Event()
+
+    def hook(path: str, payload: dict[str, Any]) -> None:
+        if path == CREATE:
+            deadline.set()  # the deadline passes while the create is in flight
+
+    server.hook = hook
+    log_children(ctx, fit, cancel=deadline)
+    late = ctx.child_runs[0]
+    assert late != replayed
+    assert client.get_run(late).info.lifecycle_stage == "deleted"
+    assert client.get_run(replayed).info.lifecycle_stage == "active"
+    assert ctx.logged_children == set() and server.count(LOG_BATCH) == 0
