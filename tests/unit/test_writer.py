@@ -258,8 +258,14 @@ def test_tracking_uri_is_read_from_the_client(
     """The client's own URI decides; a client without one counts as mlflow's current URI."""
     assert tracking_uri_of(sqlite_client) == sqlite_client._tracking_client.tracking_uri
     assert tracking_uri_of(sqlite_client).startswith("sqlite:///")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://tracking.example.com")
-    assert tracking_uri_of(object()) == "http://tracking.example.com"
+    import mlflow
+
+    previous = mlflow.get_tracking_uri()  # an earlier test may have set one: it wins over env
+    mlflow.set_tracking_uri("http://tracking.example.com")
+    try:
+        assert tracking_uri_of(object()) == "http://tracking.example.com"
+    finally:
+        mlflow.set_tracking_uri(previous)
 
 
 # --- on a sqlite store --------------------------------------------------------------------------
