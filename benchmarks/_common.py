@@ -53,14 +53,18 @@ class Series:
         return statistics.median(self.values(key))
 
     def summary(self, key: str = "wall") -> dict[str, Any]:
-        values = self.values(key)
-        return {
-            "median": statistics.median(values),
-            "min": min(values),
-            "max": max(values),
-            "n": len(values),
-            "values": [round(v, 6) for v in values],
-        }
+        return summarize(self.values(key))
+
+
+def summarize(values: Sequence[float]) -> dict[str, Any]:
+    """Median, min, max, count and the values themselves (rounded), as results.json keeps them."""
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+        "values": [round(v, 6) for v in values],
+    }
 
 
 def interleave(

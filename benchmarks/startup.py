@@ -8,13 +8,12 @@ files too), this checkout first on ``PYTHONPATH``.
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from _common import child_env, log
+from _common import child_env, log, summarize
 
 # Writes the bytecode of everything configure() imports lazily, so no measured process compiles.
 WARMUP_SNIPPET = r"""
@@ -89,16 +88,6 @@ def _python(snippet: str, args: list[str], env: dict[str, str], timeout: float) 
     return dict(json.loads(lines[-1]))
 
 
-def _summary(values: list[float]) -> dict[str, Any]:
-    return {
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-        "n": len(values),
-        "values": [round(v, 6) for v in values],
-    }
-
-
 def measure(*, quick: bool, workdir: Path) -> dict[str, Any]:
     """Measure import and configure() times; return the part's JSON-ready results."""
     env = child_env(
@@ -111,7 +100,7 @@ def measure(*, quick: bool, workdir: Path) -> dict[str, Any]:
     imports = [_python(IMPORT_SNIPPET, [], env, 120) for _ in range(import_reps)]
     heavy = sorted({m for sample in imports for m in sample["heavy"]})
     result: dict[str, Any] = {
-        "import": {**_summary([s["seconds"] for s in imports]), "heavy_modules": heavy},
+        "import": {**summarize([s["seconds"] for s in imports]), "heavy_modules": heavy},
         "configure": {},
     }
     configure_reps = 1 if quick else 3
@@ -129,8 +118,8 @@ def measure(*, quick: bool, workdir: Path) -> dict[str, Any]:
     for key, values in samples.items():
         result["configure"][key] = {
             "mode": values[0]["mode"],
-            "first": _summary([v["first"] for v in values]),
-            "again": _summary([v["again"] for v in values]),
-            "imports_before": _summary([v["imports"] for v in values]),
+            "first": summarize([v["first"] for v in values]),
+            "again": summarize([v["again"] for v in values]),
+            "imports_before": summarize([v["imports"] for v in values]),
         }
     return result

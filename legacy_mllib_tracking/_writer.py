@@ -534,27 +534,20 @@ def remove_duplicate_children(ctx: FitContext, kept: Mapping[int, str]) -> int:
         return 0
     deleted = 0
     try:
-        token = None
-        while True:
-            page = ctx.client.search_runs(
-                [ctx.experiment_id],
-                filter_string=f"tags.`{TAG_FIT_ID}` = '{ctx.fit_id}'",
-                max_results=1000,
-                page_token=token,
-            )
-            for run in page:
-                index = run.data.tags.get(TAG_MAP_INDEX, "")
-                if not index.isdigit() or int(index) not in kept:
-                    continue
-                if run.info.run_id != kept[int(index)]:
-                    ctx.client.delete_run(run.info.run_id)
-                    deleted += 1
-            token = page.token
-            if not token:
-                return deleted
+        from legacy_mllib_tracking.layout import search_all_runs
+
+        for run in search_all_runs(
+            ctx.client, ctx.experiment_id, f"tags.`{TAG_FIT_ID}` = '{ctx.fit_id}'"
+        ):
+            index = run.data.tags.get(TAG_MAP_INDEX, "")
+            if not index.isdigit() or int(index) not in kept:
+                continue
+            if run.info.run_id != kept[int(index)]:
+                ctx.client.delete_run(run.info.run_id)
+                deleted += 1
     except Exception as error:
         ctx.fail(f"the removal of duplicate child runs (fit {ctx.fit_id})", error)
-        return deleted
+    return deleted
 
 
 def spool_record(

@@ -202,7 +202,7 @@ def _renamed(fix: _Fix, entities: Any, kind: str) -> list[Any]:
     return out
 
 
-def _accepted_names(fix: Any, arguments: dict[str, Any]) -> None:
+def _accepted_names(fix: _Fix, arguments: dict[str, Any]) -> None:
     """Map names MLflow would refuse in a ``log_batch`` call (``_writer.safe_key``), in place."""
     from legacy_mllib_tracking._writer import safe_key
 

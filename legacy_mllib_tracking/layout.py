@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -110,6 +110,19 @@ def _view(run: Any) -> RunView:
     )
 
 
+def search_all_runs(client: Any, experiment_id: str, filter_string: str) -> Iterator[Any]:
+    """Yield every run of ``experiment_id`` that matches ``filter_string``, page after page."""
+    token = None
+    while True:
+        page = client.search_runs(
+            [experiment_id], filter_string=filter_string, max_results=_PAGE, page_token=token
+        )
+        yield from page
+        token = page.token
+        if not token:
+            return
+
+
 def inspect_run_layout(
     run_id: str, *, tracking_uri: str | None = None, client: Any | None = None
 ) -> RunLayout:
@@ -136,19 +149,12 @@ def inspect_run_layout(
         raise RunNotFound(
             f"run {run_id!r} not found in tracking store {client.tracking_uri!r}: {error.message}"
         ) from None
-    children: list[RunView] = []
-    token = None
-    while True:
-        page = client.search_runs(
-            [parent.info.experiment_id],
-            filter_string=f"tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'",
-            max_results=_PAGE,
-            page_token=token,
+    children = [
+        _view(r)
+        for r in search_all_runs(
+            client, parent.info.experiment_id, f"tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'"
         )
-        children.extend(_view(r) for r in page)
-        token = page.token
-        if not token:
-            break
+    ]
     children.sort(
         key=lambda c: (c.map_index is None, c.map_index or 0, c.start_time, c.run_id)
     )

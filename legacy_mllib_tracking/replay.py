@@ -65,20 +65,13 @@ def _existing_children(client: Any, experiment_id: str, parent_id: str) -> dict[
     been done and was retried, or when a write still in flight at the deadline landed late: the
     run with the most data is kept (finished first, then most params and metrics).
     """
+    from legacy_mllib_tracking.layout import search_all_runs
+
     by_key: dict[str, list[Any]] = {}
-    token = None
-    while True:
-        page = client.search_runs(
-            [experiment_id],
-            filter_string=f"tags.`{TAG_PARENT_RUN_ID}` = '{parent_id}'",
-            max_results=1000,
-            page_token=token,
-        )
-        for run in page:
-            by_key.setdefault(run.data.tags.get(TAG_CHILD_KEY, ""), []).append(run)
-        token = page.token
-        if not token:
-            break
+    for run in search_all_runs(
+        client, experiment_id, f"tags.`{TAG_PARENT_RUN_ID}` = '{parent_id}'"
+    ):
+        by_key.setdefault(run.data.tags.get(TAG_CHILD_KEY, ""), []).append(run)
     keys: dict[str, Any] = {}
     for key, runs in by_key.items():
         runs.sort(

@@ -20,7 +20,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from .servers import free_port, stop_process_group
 
 ENV_MODE = "LMT_SPARK_MODE"
 MODES = ("local", "connect", "cluster")
@@ -64,13 +65,6 @@ def spark_mode() -> str:
             + ", ".join(MODES)
         )
     return mode
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return int(sock.getsockname()[1])
 
 
 def spark_home() -> Path:
@@ -159,16 +153,8 @@ class Daemon:
     def stop(self) -> None:
         """SIGTERM the process group, SIGKILL after 30 s; a second call is a no-op."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        if process is not None:
+            stop_process_group(process, grace=30)
 
 
 @contextlib.contextmanager

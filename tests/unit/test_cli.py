@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +19,8 @@ from legacy_mllib_tracking.keys import (
     TAG_MAP_INDEX,
 )
 from legacy_mllib_tracking.layout import RunLayout, RunView
+
+from .fresh import run_python
 
 
 @pytest.fixture(autouse=True)
@@ -157,14 +157,7 @@ def test_bad_input_through_python_dash_m_exits_2_with_one_line(
     argv: list[str], named: str, tmp_path: Path
 ) -> None:
     """``python -m legacy_mllib_tracking explain`` with bad input exits 2 with one stderr line."""
-    result = subprocess.run(
-        [sys.executable, "-m", "legacy_mllib_tracking", "explain", *argv],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-m", "legacy_mllib_tracking", "explain", *argv, cwd=tmp_path)
     assert result.returncode == 2, result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
@@ -175,13 +168,8 @@ def test_bad_input_through_python_dash_m_exits_2_with_one_line(
 
 def test_python_dash_m_explain_json_succeeds(tmp_path: Path) -> None:
     """``python -m legacy_mllib_tracking explain --json`` exits 0 with one JSON object on stdout."""
-    result = subprocess.run(
-        [sys.executable, "-m", "legacy_mllib_tracking", "explain", "--json", "--runtime", "9.1"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
+    result = run_python(
+        "-m", "legacy_mllib_tracking", "explain", "--json", "--runtime", "9.1", cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""

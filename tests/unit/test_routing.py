@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -18,6 +16,8 @@ from legacy_mllib_tracking.errors import (
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
 from legacy_mllib_tracking.routing import Decision, Flag, FlagSource, Mode, decide
 from legacy_mllib_tracking.runtime import parse_runtime_version
+
+from .fresh import run_python
 
 CONF = FlagSource.CONF
 DEFAULT = FlagSource.DEFAULT
@@ -297,14 +297,7 @@ def test_import_does_not_load_pyspark_or_mlflow(tmp_path: Any) -> None:
         "assert 'legacy_mllib_tracking.routing' in sys.modules\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'mlflow')))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
 
@@ -324,14 +317,7 @@ def test_import_leaves_version_lookup_to_the_first_reader(tmp_path: Any) -> None
         "except AttributeError as error:\n"
         "    print(error)\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == [
         "False",

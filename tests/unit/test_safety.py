@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -17,6 +15,8 @@ from legacy_mllib_tracking._safety import (
     store_unreachable,
     write_spool,
 )
+
+from .fresh import run_python
 
 
 @pytest.mark.parametrize(
@@ -117,13 +117,6 @@ def test_redaction_patterns_are_compiled_on_first_use(tmp_path: Path) -> None:
         "_safety.redact('again')\n"
         "print(len(redaction()))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "2"]
