@@ -15,6 +15,7 @@ from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking.errors import (
     InvalidOption,
     InvalidRuntimeVersion,
+    NotASparkSession,
     RuntimeVersionWarning,
 )
 from legacy_mllib_tracking.keys import (
@@ -39,6 +40,10 @@ __all__ = [
 _logger = logging.getLogger("legacy_mllib_tracking")
 
 _UNSET = object()
+
+#: The longest ``tracking_timeout`` accepted, in seconds (one day): longer is no deadline at all,
+#: which ``None`` says.
+MAX_TRACKING_TIMEOUT = 86400.0
 
 
 @dataclass
@@ -132,7 +137,13 @@ def read_inputs(
         if runtime is not None and runtime.ml is not None:
             signals.append(runtime.ml)
         if spark_version:
-            signals.append("-ml-" in spark_version.lower())
+            # A readable sparkVersion says ML or standard; an unreadable one only counts when it
+            # says "-ml-", so that ML and the routing of an unknown runtime agree (counts as ML).
+            try:
+                signals.append(parse_runtime_version(spark_version).ml)
+            except InvalidRuntimeVersion:
+                if "-ml-" in spark_version.lower():
+                    signals.append(True)
         if True in signals:
             ml = True
         elif False in signals:
@@ -169,8 +180,8 @@ def configure(
         autolog_options: keyword arguments for ``mlflow.pyspark.ml.autolog()`` in AUTOLOG mode,
             e.g. ``{"log_models": False}``; checked against autolog's signature in every mode.
         tracking_timeout: seconds this library's own logging may add to a fit before it stops
-            waiting and saves the unlogged part to the spool (``None``: wait for MLflow however
-            long it takes). An HTTP tracking server that does not answer its ``/health`` probe
+            waiting and saves the unlogged part to the spool, greater than 0 and at most 86400
+            (one day); ``None``: wait for MLflow however long it takes. An HTTP tracking server that does not answer its ``/health`` probe
             within 2 s makes the fit run untracked from the start, its layout spooled.
             Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
             fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
@@ -183,7 +194,10 @@ def configure(
         InvalidFlagValue: a flag in the Spark conf is not ``true``/``false``.
         InvalidModeError: ``mode`` names no mode.
         InvalidAutologOption: ``autolog_options`` names an option autolog does not have.
-        InvalidOption: ``tracking_timeout`` is not a positive number or ``None``, or env
+        NotASparkSession: ``spark`` is neither ``None`` nor an object with a ``conf``, as a
+            SparkSession (classic or Connect) has.
+        InvalidOption: ``tracking_timeout`` is not a number of seconds in (0, 86400] (one
+            day) or ``None``, or env
             ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` is not an integer from 1 to 8.
         UnsupportedVersion: the pyspark or mlflow this process imports is older than supported
             (pyspark 3.4, mlflow 2.9); checked first, before anything changes.
@@ -191,14 +205,20 @@ def configure(
     _compat.check_versions()
     from legacy_mllib_tracking import _tracker, _writer, autolog
 
+    if spark is not None and not hasattr(getattr(spark, "conf", None), "get"):
+        raise NotASparkSession(
+            f"configure(spark) expects a SparkSession (classic or Spark Connect) or None, "
+            f"got {spark!r} of type {type(spark).__name__}"
+        )
     if tracking_timeout is not None and (
         isinstance(tracking_timeout, bool)
         or not isinstance(tracking_timeout, (int, float))
-        or not tracking_timeout > 0
+        or not 0 < tracking_timeout <= MAX_TRACKING_TIMEOUT  # also False for NaN
     ):
         raise InvalidOption(
-            f"configure(tracking_timeout=...) must be a positive number of seconds or None, "
-            f"got {tracking_timeout!r}"
+            f"configure(tracking_timeout=...) must be a number of seconds greater than 0 and at "
+            f"most {MAX_TRACKING_TIMEOUT:g} (one day), or None to wait for MLflow however long "
+            f"it takes, got {tracking_timeout!r}"
         )
     _writer.child_threads_override()  # read again per fit; a bad value is an error here
 

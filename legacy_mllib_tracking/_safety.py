@@ -12,13 +12,16 @@
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
+import math
 import os
 import re
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -29,6 +32,7 @@ __all__ = [
     "ENV_SPOOL_DIR",
     "SPOOL_VERSION",
     "default_spool_dir",
+    "recorded_uri",
     "redact",
     "run_with_deadline",
     "store_unreachable",
@@ -37,7 +41,9 @@ __all__ = [
 
 #: Where spool files go; default ``~/.cache/legacy-mllib-tracking/spool``.
 ENV_SPOOL_DIR = "LEGACY_MLLIB_TRACKING_SPOOL_DIR"
-SPOOL_VERSION = 1
+#: The spool file format. 1: the first release. 2: adds ``experiment_name``; the recorded
+#: ``tracking_uri`` has no credentials and local paths are absolute. Replay reads both.
+SPOOL_VERSION = 2
 
 _SECRET_ENV = (
     "MLFLOW_TRACKING_TOKEN",
@@ -74,22 +80,85 @@ def redact(text: str) -> str:
     return text
 
 
+def _without_userinfo(uri: str) -> tuple[str, str | None, str | None]:
+    """Return ``uri`` without ``user:password@`` and the user and password it held."""
+    parts = urllib.parse.urlsplit(uri)
+    if "@" not in parts.netloc:
+        return uri, None, None
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, sep, password = userinfo.partition(":")
+    clean = urllib.parse.urlunsplit(parts._replace(netloc=host))
+    return (
+        clean,
+        urllib.parse.unquote(user),
+        urllib.parse.unquote(password) if sep else None,
+    )
+
+
+def _auth_header(user: str | None, password: str | None) -> str | None:
+    """The ``Authorization`` header mlflow would send: basic auth from the URI, else from env
+    ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``, else a bearer ``MLFLOW_TRACKING_TOKEN``
+    (``mlflow.utils.rest_utils``, mlflow 2.x and 3.x)."""
+    if user is None:
+        user = os.environ.get("MLFLOW_TRACKING_USERNAME") or None
+        password = os.environ.get("MLFLOW_TRACKING_PASSWORD")
+    if user is not None:
+        pair = f"{user}:{password or ''}".encode()
+        return "Basic " + base64.b64encode(pair).decode("ascii")
+    token = os.environ.get("MLFLOW_TRACKING_TOKEN")
+    return f"Bearer {token}" if token else None
+
+
 def store_unreachable(uri: str, timeout: float) -> str | None:
-    """Return why an HTTP tracking server cannot be reached, or ``None`` (also for non-HTTP)."""
+    """Return why an HTTP tracking server cannot be used, or ``None`` (also for non-HTTP).
+
+    The ``/health`` probe authenticates as mlflow does (:func:`_auth_header`); a server that
+    answers 401 or 403 is there but refuses these credentials, and the reason says so.
+    """
     if not uri.lower().startswith(("http://", "https://")):
         return None
-    url = uri.rstrip("/") + "/health"
+    base, user, password = _without_userinfo(uri)
+    url = base.rstrip("/") + "/health"
+    request = urllib.request.Request(url)
+    header = _auth_header(user, password)
+    if header is not None:
+        request.add_header("Authorization", header)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             if response.status >= 500:
                 return f"{redact(url)} answered HTTP {response.status}"
     except urllib.error.HTTPError as error:
+        if error.code in (401, 403):
+            return (
+                f"at {redact(base)} refused this process's credentials (HTTP {error.code} from "
+                "/health): set them in the tracking URI, in MLFLOW_TRACKING_USERNAME and "
+                "MLFLOW_TRACKING_PASSWORD, or in MLFLOW_TRACKING_TOKEN"
+            )
         if error.code >= 500:
             return f"{redact(url)} answered HTTP {error.code}"
-        return None  # e.g. 401/404 from a proxy: the server is there; let mlflow handle it
+        return None  # e.g. 404 from a proxy: the server is there; let mlflow handle it
     except (OSError, ValueError) as error:
         return f"{redact(url)} is not reachable ({type(error).__name__}: {redact(str(error))})"
     return None
+
+
+def recorded_uri(uri: str) -> str:
+    """Return ``uri`` as a spool file records it: without credentials, local paths absolute.
+
+    So that ``replay`` run from another directory, or by another shell that holds the
+    credentials in ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``, reaches the same store.
+    """
+    lowered = uri.lower()
+    if lowered.startswith(("http://", "https://")):
+        return _without_userinfo(uri)[0]
+    if lowered.startswith("sqlite:///"):
+        path = uri[len("sqlite:///"):]
+        if path and not path.startswith("/") and path != ":memory:":
+            return "sqlite:///" + os.path.abspath(path)
+        return uri
+    if "://" not in uri and ":" not in uri[1:2]:  # a plain path: mlflow's file store
+        return Path(uri).resolve().as_uri()
+    return uri
 
 
 def run_with_deadline(work: Callable[[threading.Event], None], timeout: float | None) -> bool:
@@ -99,6 +168,7 @@ def run_with_deadline(work: Callable[[threading.Event], None], timeout: float | 
     left to finish or fail in the background (a daemon thread: it never holds the process open).
     """
     cancel = threading.Event()
+    timeout = _bounded(timeout)
     if timeout is None:
         work(cancel)
         return True
@@ -120,6 +190,18 @@ def run_with_deadline(work: Callable[[threading.Event], None], timeout: float | 
         return False
     done.result()
     return True
+
+
+def _bounded(timeout: object) -> float | None:
+    """Return a timeout ``Thread.join`` accepts: ``None`` (no deadline) for ``None``, a
+    non-number, NaN or infinity; values above ``threading.TIMEOUT_MAX`` are capped and negative
+    ones count as 0, so that no value can raise (``OverflowError``) after the fit."""
+    if timeout is None or isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        return None
+    value = float(timeout)
+    if not math.isfinite(value):
+        return None
+    return min(max(value, 0.0), threading.TIMEOUT_MAX)
 
 
 def default_spool_dir() -> Path:

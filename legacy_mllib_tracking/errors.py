@@ -10,6 +10,7 @@ the builtin it refines, so ``except ValueError`` keeps working for callers who d
     ├── InvalidAutologOption (ValueError)    an autolog option mlflow.pyspark.ml.autolog lacks
     ├── InvalidOption (ValueError)           another configure() option out of range
     ├── NotATuningEstimator (TypeError)      a non-tuner where a tuner is expected
+    ├── NotASparkSession (TypeError)         configure() given something that is not a session
     ├── RunNotFound (LookupError)            a run id the tracking store does not know
     └── UnsupportedVersion (ImportError)     pyspark or mlflow older than supported, found
                                              by configure() (ImportError: what pandas and
@@ -33,6 +34,7 @@ __all__ = [
     "InvalidRuntimeVersion",
     "LegacyTrackingDeprecationWarning",
     "LegacyTrackingError",
+    "NotASparkSession",
     "NotATuningEstimator",
     "RunNotFound",
     "RuntimeVersionWarning",
@@ -67,6 +69,10 @@ class InvalidOption(LegacyTrackingError, ValueError):
 
 class NotATuningEstimator(LegacyTrackingError, TypeError):
     """An object passed where a ``CrossValidator`` or ``TrainValidationSplit`` is expected."""
+
+
+class NotASparkSession(LegacyTrackingError, TypeError):
+    """An object passed to ``configure()`` where a SparkSession (or ``None``) is expected."""
 
 
 class RunNotFound(LegacyTrackingError, LookupError):

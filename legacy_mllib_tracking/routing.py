@@ -164,6 +164,11 @@ def _defaults(
     if not databricks:
         return False, True, "not Databricks: behaves like the newest ML runtime"
     if runtime is None:
+        if ml is False:
+            return False, False, (
+                "unknown Databricks standard runtime: routed like the newest standard runtime, "
+                "which has no autologging"
+            )
         return False, True, "unknown Databricks runtime: routed like the newest ML runtime"
     if runtime.serverless:
         return False, False, "serverless does not start autologging automatically"
@@ -255,6 +260,17 @@ def decide(
         )
 
     flags = f"{track_flag}, {autolog_flag}"
+    # A flag set in the Spark conf to something other than the runtime's default decided.
+    overrides = [
+        f"{flag.key}={str(flag.value).lower()}"
+        for flag, default in ((autolog_flag, autolog_default), (track_flag, track_default))
+        if flag.source is FlagSource.CONF and flag.value != default
+    ]
+    if overrides:
+        band = (
+            f"decided by the Spark conf setting {' and '.join(overrides)}, not by the "
+            f"runtime's default ({band})"
+        )
     if autolog_flag.value:
         chosen = Mode.AUTOLOG
         reason = f"on {where}, {flags}; {band}"

@@ -8,6 +8,8 @@ Pure: imports neither pyspark nor mlflow. The shapes (SPEC 2)::
     "9.1.x-photon-scala2.12"              sparkVersion, standard runtime
     "12.2.1-scala2.12", "14.x-scala2.12"  sparkVersion with a patch level / the latest minor
     "10.4 LTS ML", "10.4 ML", "9.1"       written by a human (argument, CLI)
+    "custom:13.3.x-scala2.12"             sparkVersion of a custom image: the embedded version
+    "dlt:12.2-delta-pipelines-..."        sparkVersion of a Delta Live Tables pipeline: 12.2
 
 A minor of ``x`` means "the latest minor of that major" and sorts above every numbered minor.
 """
@@ -25,7 +27,8 @@ __all__ = ["ACCEPTED_SHAPES", "RuntimeVersion", "parse_runtime_version"]
 #: Shown in every parse error, so the user sees what would have been read.
 ACCEPTED_SHAPES = (
     "'15.4', '10.4 LTS ML', '10.4 ML', '15.x', "
-    "'10.4.x-cpu-ml-scala2.12', '13.3.x-scala2.12', '12.2.1-scala2.12', 'client.1.13'"
+    "'10.4.x-cpu-ml-scala2.12', '13.3.x-scala2.12', '12.2.1-scala2.12', 'client.1.13', "
+    "'custom:13.3.x-scala2.12', 'dlt:12.2-delta-pipelines-...'"
 )
 
 # "10.4", "10.x", "12.2.1", each optionally followed by LTS / ML / (GPU) / (Beta) words.
@@ -39,6 +42,14 @@ _SPARK_VERSION = re.compile(
     r"""^(?P<major>\d{1,3})\.(?P<minor>\d{1,3}|x)(?:\.(?P<patch>\d{1,3}|x))?
         -(?P<flavour>(?:[a-z0-9]+-)*)scala\d+(?:\.\d+)*$""",
     re.IGNORECASE | re.VERBOSE,
+)
+# The sparkVersion of a custom image or a DLT pipeline: "custom:..." / "dlt:...".
+_PREFIXED = re.compile(r"^(?:custom|dlt):(?P<rest>.+)$", re.IGNORECASE)
+# The first "<major>.<minor>[.<patch>]" embedded in such a string (not scala's "2.12").
+_EMBEDDED = re.compile(
+    r"(?<![\d.])(?<!scala)(?P<major>\d{1,3})\.(?P<minor>\d{1,3}|x)(?:\.(?P<patch>\d{1,3}|x))?"
+    r"(?![\d.]*\d)",
+    re.IGNORECASE,
 )
 # Serverless environment versions: "client.1.13", "client.2".
 _SERVERLESS = re.compile(r"^client\.(?P<major>\d{1,3})(?:\.(?P<minor>\d{1,3}))?$", re.IGNORECASE)
@@ -117,6 +128,9 @@ def parse_runtime_version(text: str, *, source: str = "argument runtime_version"
             f"got {text!r} of type {type(text).__name__}"
         )
     stripped = text.strip()
+    prefixed = _PREFIXED.match(stripped)
+    if prefixed:
+        return _parse_embedded(text, prefixed["rest"], source)
     match = _SERVERLESS.match(stripped)
     if match:
         return RuntimeVersion(
@@ -148,4 +162,23 @@ def parse_runtime_version(text: str, *, source: str = "argument runtime_version"
     raise InvalidRuntimeVersion(
         f"{source}: cannot read Databricks runtime version {text!r}; "
         f"accepted shapes are {ACCEPTED_SHAPES}"
+    )
+
+
+def _parse_embedded(text: str, rest: str, source: str) -> RuntimeVersion:
+    """Read the runtime inside a ``custom:``/``dlt:`` sparkVersion: the whole rest when it is a
+    sparkVersion (``custom:13.3.x-scala2.12``), else the first version in it, ML when the rest
+    says ``-ml-`` (``dlt:12.2-delta-pipelines-...`` is a standard DBR 12.2)."""
+    match = _SPARK_VERSION.match(rest) or _EMBEDDED.search(rest)
+    if match is None:
+        raise InvalidRuntimeVersion(
+            f"{source}: cannot read Databricks runtime version {text!r} (no version such as "
+            f"'13.3' after its prefix); accepted shapes are {ACCEPTED_SHAPES}"
+        )
+    return RuntimeVersion(
+        major=int(match["major"]),
+        minor=_number(match["minor"]),
+        patch=_number(match["patch"]),
+        ml="-ml-" in f"-{rest.lower()}-",
+        raw=text,
     )

@@ -93,6 +93,14 @@ ROUTING_TABLE = [
     pytest.param({"runtime": None, "databricks": True, "track": "true", "autolog": "false"},
                  Mode.LEGACY, (True, CONF), (False, CONF), [DEPRECATED],
                  id="unknown-databricks-legacy-opt-in"),
+    # An unknown version on a runtime known to be standard: like the newest standard runtime.
+    pytest.param({"runtime": None, "databricks": True, "ml": False}, Mode.OFF, (False, DEFAULT),
+                 (False, DEFAULT), [], id="unknown-databricks-standard"),
+    # A custom image or DLT sparkVersion: the version embedded in it.
+    pytest.param({"runtime": "custom:13.3.x-scala2.12"}, Mode.OFF, (False, DEFAULT),
+                 (False, DEFAULT), [], id="custom-13.3-standard"),
+    pytest.param({"runtime": "dlt:12.2-delta-pipelines-dlt-release-2023.04-rc1-scala2.12"},
+                 Mode.OFF, (False, DEFAULT), (False, DEFAULT), [], id="dlt-12.2-standard"),
 ]
 # fmt: on
 
@@ -203,7 +211,7 @@ def test_runtime_string_without_source_is_the_argument() -> None:
 def test_unparseable_runtime_string_raises_naming_its_source() -> None:
     """decide() with an unreadable runtime string raises InvalidRuntimeVersion naming the source."""
     with pytest.raises(InvalidRuntimeVersion, match="env DATABRICKS_RUNTIME_VERSION"):
-        decide("dlt:12.2-delta-pipelines", runtime_source="env DATABRICKS_RUNTIME_VERSION")
+        decide("dlt:delta-pipelines", runtime_source="env DATABRICKS_RUNTIME_VERSION")
 
 
 def test_explicit_ml_overrides_what_the_runtime_string_says() -> None:
@@ -234,6 +242,26 @@ def test_reason_is_one_sentence_naming_runtime_and_flags() -> None:
     assert f"{CONF_AUTOLOG}=true (default)" in decision.reason
     assert "\n" not in decision.reason
     assert str(decision) == f"AUTOLOG: {decision.reason}"
+
+
+# (decide() keyword arguments, whether the reason says the Spark conf decided)
+EXPLICIT = [
+    pytest.param({"runtime": "15.4", "track": "true", "autolog": "false"}, True,
+                 id="conf-turns-autolog-off-and-legacy-on"),
+    pytest.param({"runtime": "13.3.x-scala2.12", "autolog": "true"}, True,
+                 id="conf-turns-autolog-on-on-standard"),
+    pytest.param({"runtime": "9.1", "track": "false"}, True, id="conf-turns-legacy-off"),
+    pytest.param({"runtime": "15.4", "autolog": "true"}, False, id="conf-equal-to-default"),
+    pytest.param({"runtime": "15.4"}, False, id="defaults"),
+]
+
+
+@pytest.mark.parametrize(("inputs", "explicit"), EXPLICIT)
+def test_reason_says_when_a_spark_conf_flag_decided(inputs: dict[str, Any], explicit: bool) -> None:
+    """A flag set in the conf against the runtime's default is named as what decided the mode."""
+    reason = decide(**inputs).reason
+    assert ("decided by the Spark conf setting" in reason) is explicit, reason
+    assert "\n" not in reason
 
 
 def test_reason_names_ml_from_argument_when_runtime_string_is_silent() -> None:

@@ -25,6 +25,7 @@ ARG_SOURCE = "argument runtime_version"
 
 DLT = "dlt:12.2-delta-pipelines-dlt-release-2023.04-rc1-scala2.12"
 CUSTOM = "custom:custom-local__13.x-snapshot-cpu-ml-scala2.12__unknown__head__abc1234__format-2"
+CUSTOM_STANDARD = "custom:13.3.x-scala2.12"
 ESR = "apache-spark-2.4.x-esr-scala2.11"
 
 
@@ -77,6 +78,12 @@ PARSED = [
     pytest.param(" 13.3.x-scala2.12 ", 13, 3, None, False, False, id="conf-padded"),
     pytest.param("CLIENT.2", 2, None, None, None, True, id="serverless-uppercase"),
     pytest.param("\tclient.1.13 ", 1, 13, None, None, True, id="serverless-padded"),
+    pytest.param(CUSTOM_STANDARD, 13, 3, None, False, False, id="custom-standard-sparkversion"),
+    pytest.param("custom:10.4.x-cpu-ml-scala2.12", 10, 4, None, True, False,
+                 id="custom-ml-sparkversion"),
+    pytest.param(CUSTOM, 13, None, None, True, False, id="custom-image-embedded-ml"),
+    pytest.param(DLT, 12, 2, None, False, False, id="dlt-embedded-standard"),
+    pytest.param("DLT:14.1.9-delta-pipelines-x", 14, 1, 9, False, False, id="dlt-patch-uppercase"),
 ]
 
 
@@ -97,8 +104,9 @@ def test_parse_runtime_version_reads_every_shape(
 
 
 REJECTED = [
-    pytest.param(DLT, id="dlt"),
-    pytest.param(CUSTOM, id="custom"),
+    pytest.param("dlt:delta-pipelines-scala2.12", id="dlt-without-version"),
+    pytest.param("custom:abc", id="custom-without-version"),
+    pytest.param("custom:", id="custom-empty"),
     pytest.param(ESR, id="apache-spark-esr"),
     pytest.param("", id="empty"),
     pytest.param("   ", id="blank"),
@@ -306,6 +314,15 @@ ML_DETECTION = [
     pytest.param("15.4", {}, {}, None, id="argument-says-nothing"),
     pytest.param(None, {ENV_RUNTIME_VERSION: "15.4", ENV_ML_PYTHONPATH: ""}, {}, None,
                  id="empty-mlr-pythonpath-is-unset"),
+    pytest.param(None, {}, {CONF_SPARK_VERSION: "garbage"}, None,
+                 id="unreadable-sparkversion-says-nothing"),
+    pytest.param(None, {}, {CONF_SPARK_VERSION: "garbage-ml-x"}, True,
+                 id="unreadable-sparkversion-with-ml-is-ml"),
+    pytest.param(None, {}, {CONF_SPARK_VERSION: CUSTOM_STANDARD}, False,
+                 id="custom-standard-sparkversion-is-standard"),
+    pytest.param(None, {}, {CONF_SPARK_VERSION: DLT}, False, id="dlt-sparkversion-is-standard"),
+    pytest.param(None, {ENV_RUNTIME_VERSION: "garbage"}, {CONF_SPARK_VERSION: "13.3.x-scala2.12"},
+                 False, id="unreadable-env-plus-standard-sparkversion"),
 ]
 # fmt: on
 
@@ -320,9 +337,10 @@ def test_read_inputs_detects_ml_or_standard(
 
 
 UNREADABLE = [
-    pytest.param({ENV_RUNTIME_VERSION: DLT}, {}, ENV_SOURCE, DLT, id="env-dlt"),
-    pytest.param({}, {CONF_SPARK_VERSION: DLT}, CONF_SOURCE, DLT, id="conf-dlt"),
-    pytest.param({}, {CONF_SPARK_VERSION: CUSTOM}, CONF_SOURCE, CUSTOM, id="conf-custom"),
+    pytest.param({ENV_RUNTIME_VERSION: "garbage"}, {}, ENV_SOURCE, "garbage", id="env-garbage"),
+    pytest.param({}, {CONF_SPARK_VERSION: "garbage"}, CONF_SOURCE, "garbage", id="conf-garbage"),
+    pytest.param({}, {CONF_SPARK_VERSION: "custom:abc"}, CONF_SOURCE, "custom:abc",
+                 id="conf-custom-without-version"),
     pytest.param({}, {CONF_SPARK_VERSION: ESR}, CONF_SOURCE, ESR, id="conf-apache-spark-esr"),
 ]
 
@@ -340,8 +358,8 @@ def test_read_inputs_counts_unreadable_environment_string_as_unknown_databricks(
 
 
 def test_unreadable_environment_string_routes_like_newest_runtime() -> None:
-    """A 'dlt:' sparkVersion reaches decide() as unknown Databricks and is routed to AUTOLOG."""
-    inputs = read_inputs(_Session({CONF_SPARK_VERSION: DLT}), environ={})
+    """An unreadable sparkVersion reaches decide() as unknown Databricks and is routed to AUTOLOG."""
+    inputs = read_inputs(_Session({CONF_SPARK_VERSION: ESR}), environ={})
     decision = decide(
         inputs.runtime,
         databricks=inputs.databricks,
@@ -355,9 +373,40 @@ def test_unreadable_environment_string_routes_like_newest_runtime() -> None:
     assert decision.runtime is None
 
 
+# (sparkVersion, ML as read, mode routed): what explain prints as ML and the mode agree.
+# fmt: off
+READ_AND_ROUTED = [
+    pytest.param("garbage", None, Mode.AUTOLOG, id="unreadable-counts-as-ml"),
+    pytest.param("garbage-ml-x", True, Mode.AUTOLOG, id="unreadable-with-ml"),
+    pytest.param(CUSTOM_STANDARD, False, Mode.OFF, id="custom-standard-13.3"),
+    pytest.param("custom:13.3.x-cpu-ml-scala2.12", True, Mode.AUTOLOG, id="custom-ml-13.3"),
+    pytest.param(DLT, False, Mode.OFF, id="dlt-standard-12.2"),
+    pytest.param("custom:9.1.x-scala2.12", False, Mode.LEGACY, id="custom-9.1-legacy-default"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("spark_version", "ml", "mode"), READ_AND_ROUTED)
+def test_ml_as_read_and_the_routing_agree_for_odd_sparkversions(
+    spark_version: str, ml: bool | None, mode: Mode
+) -> None:
+    """An odd sparkVersion is read as ML/standard/unknown and routed the way that reading says."""
+    inputs = read_inputs(_Session({CONF_SPARK_VERSION: spark_version}), environ={})
+    decision = decide(
+        inputs.runtime,
+        databricks=inputs.databricks,
+        ml=inputs.ml,
+        track=inputs.track,
+        autolog=inputs.autolog,
+        runtime_source=inputs.runtime_source,
+    )
+    assert (inputs.ml, decision.ml, decision.mode) == (ml, ml, mode)
+
+
 @pytest.mark.parametrize(
     "text",
-    [pytest.param(DLT, id="dlt"), pytest.param("abc", id="letters"), pytest.param("", id="empty")],
+    [pytest.param("dlt:", id="dlt-empty"), pytest.param("abc", id="letters"),
+     pytest.param("", id="empty")],
 )
 def test_read_inputs_raises_on_unparseable_argument(text: str) -> None:
     """A runtime_version the user passed that cannot be parsed is an error naming the argument."""
