@@ -131,7 +131,7 @@ def read_inputs(
     if runtime is not None and source == "argument runtime_version" and runtime.ml is not None:
         ml = runtime.ml
     else:
-        signals = []
+        signals: list[bool | None] = []
         if env.get(ENV_ML_PYTHONPATH):
             signals.append(True)
         if runtime is not None and runtime.ml is not None:
@@ -181,8 +181,10 @@ def configure(
             e.g. ``{"log_models": False}``; checked against autolog's signature in every mode.
         tracking_timeout: seconds this library's own logging may add to a fit before it stops
             waiting and saves the unlogged part to the spool, greater than 0 and at most 86400
-            (one day); ``None``: wait for MLflow however long it takes. An HTTP tracking server that does not answer its ``/health`` probe
-            within 2 s makes the fit run untracked from the start, its layout spooled.
+            (one day); ``None``: wait for MLflow however long it takes. An HTTP tracking
+            server that does not answer its ``/health`` probe within 2 s, or refuses this
+            process's credentials there (401/403), makes the fit run untracked from the start,
+            its layout spooled.
             Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
             fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
 

@@ -35,6 +35,7 @@ __all__ = [
     "recorded_uri",
     "redact",
     "run_with_deadline",
+    "store_missing",
     "store_unreachable",
     "write_spool",
 ]
@@ -149,6 +150,8 @@ def recorded_uri(uri: str) -> str:
     credentials in ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``, reaches the same store.
     """
     lowered = uri.lower()
+    if not uri:
+        return uri
     if lowered.startswith(("http://", "https://")):
         return _without_userinfo(uri)[0]
     if lowered.startswith("sqlite:///"):
@@ -156,9 +159,40 @@ def recorded_uri(uri: str) -> str:
         if path and not path.startswith("/") and path != ":memory:":
             return "sqlite:///" + os.path.abspath(path)
         return uri
-    if "://" not in uri and ":" not in uri[1:2]:  # a plain path: mlflow's file store
+    if _local_store_path(uri) is not None and "://" not in uri:  # a plain path: a file store
         return Path(uri).resolve().as_uri()
     return uri
+
+
+def _local_store_path(uri: str) -> Path | None:
+    """The file (sqlite) or folder (file store) a local tracking URI names, else ``None``."""
+    parts = urllib.parse.urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if scheme.startswith("sqlite"):
+        path = uri.split(":///", 1)[1] if ":///" in uri else ""
+        path = path.split("?", 1)[0]
+        return None if not path or path == ":memory:" else Path(path)
+    if scheme == "file":
+        return Path(urllib.request.url2pathname(parts.path))
+    if uri.lower().startswith("databricks"):  # "databricks", "databricks://profile", -uc
+        return None
+    if scheme == "" or (len(scheme) == 1 and os.name == "nt"):  # a plain path: a file store
+        return Path(uri)
+    return None
+
+
+def store_missing(uri: str) -> str | None:
+    """Return why a local tracking store does not exist (a missing sqlite file or file-store
+    folder), or ``None``: for commands that only read or complete a store and must not create
+    one (mlflow creates both on first use)."""
+    path = _local_store_path(uri)
+    if path is None or path.exists():
+        return None
+    kind = "sqlite file" if uri.lower().startswith("sqlite") else "file store folder"
+    return (
+        f"tracking store {redact(uri)!r} does not exist (no {kind} {str(path)!r}); "
+        "not creating one: pass the store's URI with --tracking-uri or MLFLOW_TRACKING_URI"
+    )
 
 
 def run_with_deadline(work: Callable[[threading.Event], None], timeout: float | None) -> bool:

@@ -30,7 +30,13 @@ from typing import Any
 
 from legacy_mllib_tracking import _compat, _writer
 from legacy_mllib_tracking._patching import PatchSet
-from legacy_mllib_tracking._safety import redact, run_with_deadline, store_unreachable, write_spool
+from legacy_mllib_tracking._safety import (
+    recorded_uri,
+    redact,
+    run_with_deadline,
+    store_unreachable,
+    write_spool,
+)
 from legacy_mllib_tracking._tuning import describe_fit, nested_tuner_uids, tuner_classes
 from legacy_mllib_tracking._writer import spool_record
 from legacy_mllib_tracking.errors import TrackingWarning
@@ -143,13 +149,29 @@ class Settings:
 settings = Settings()
 
 
-def _offline_experiment_id() -> str | None:
-    """The experiment a new run would go to, without asking the tracking server."""
+def _offline_experiment() -> tuple[str | None, str | None]:
+    """The experiment (id, name) a new run would go to, without asking the tracking server:
+    ``mlflow.set_experiment()``'s id, else env ``MLFLOW_EXPERIMENT_NAME`` (which mlflow 2.x and
+    3.x resolve, creating it, before ``MLFLOW_EXPERIMENT_ID``), else ``MLFLOW_EXPERIMENT_ID``."""
     import os
 
     from mlflow.tracking import fluent
 
-    return os.environ.get("MLFLOW_EXPERIMENT_ID") or getattr(fluent, "_active_experiment_id", None)
+    active = getattr(fluent, "_active_experiment_id", None)
+    if active:
+        return str(active), None
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or None
+    return (None if name else os.environ.get("MLFLOW_EXPERIMENT_ID")), name
+
+
+def _replay_hint(path: Any, uri: str) -> str:
+    """The exact command that logs the spool file ``path``, as a TrackingWarning shows it."""
+    from legacy_mllib_tracking.replay import replay_command
+
+    hint = f"run `{replay_command(path)}`"
+    if uri.lower().startswith(("http://", "https://")) and recorded_uri(uri) != uri:
+        hint += " with the store's credentials in MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
+    return hint
 
 
 def _untracked(
@@ -166,10 +188,13 @@ def _untracked(
     import mlflow
 
     active = mlflow.active_run()
+    experiment_id, experiment_name = (
+        (active.info.experiment_id, None) if active else _offline_experiment()
+    )
     ctx = _writer.FitContext(
         client=None,
         parent_run_id=active.info.run_id if active else "",
-        experiment_id=active.info.experiment_id if active else (_offline_experiment_id() or ""),
+        experiment_id=experiment_id or "",
         mode=mode.value,
     )
     if mode is Mode.AUTOLOG:
@@ -182,8 +207,10 @@ def _untracked(
         model = original(tuner, *args, **kwargs)
     try:
         fit = describe_fit(described, model)
-        path = write_spool(spool_record(ctx, fit, tracking_uri=redact(uri), reason=why))
-        where = f"saved to {path}; run `legacy-mllib-tracking replay` when the store is back"
+        record = spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=why)
+        record["experiment_name"] = experiment_name
+        path = write_spool(record)
+        where = f"saved to {path}; when the store is back, {_replay_hint(path, uri)}"
     except Exception as error:
         where = f"and could not be saved either ({type(error).__name__}: {redact(str(error))})"
     warnings.warn(
@@ -255,7 +282,11 @@ def _end(mlflow: Any, status: str, ctx: _writer.FitContext | None = None) -> Non
         def work(cancel: threading.Event) -> None:
             client.set_terminated(run_id, status)
 
-        finished = run_with_deadline(work, settings.tracking_timeout)
+        try:
+            finished = run_with_deadline(work, settings.tracking_timeout)
+        except Exception as error:  # the store refused the end: never into the fit
+            ctx.fail(f"the end of run {run_id} (status {status})", error)
+            finished = True
         _compat_pop_active_run(mlflow, run_id)
         if not finished:
             ctx.failures.append(f"the end of run {run_id} (status {status})")
@@ -303,8 +334,8 @@ def _log_legacy(ctx: _writer.FitContext, tuner: Any, model: Any, uri: str) -> No
         return
     try:
         reason = "; ".join(ctx.failures) or "not logged"
-        path = write_spool(spool_record(ctx, fit, tracking_uri=redact(uri), reason=reason))
-        ctx.failures.append(f"the unlogged part is saved to {path} (legacy-mllib-tracking replay)")
+        path = write_spool(spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=reason))
+        ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
     except Exception as error:
         ctx.fail("the spool file of the unlogged part", error)
 

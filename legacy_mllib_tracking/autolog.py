@@ -51,6 +51,16 @@ __all__ = [
 _logger = logging.getLogger(__name__)
 
 
+def autolog_defaults() -> dict[str, Any]:
+    """Return each keyword argument of ``mlflow.pyspark.ml.autolog`` with its default."""
+    import mlflow.pyspark.ml
+
+    return {
+        name: parameter.default
+        for name, parameter in inspect.signature(mlflow.pyspark.ml.autolog).parameters.items()
+    }
+
+
 def autolog_parameters() -> frozenset[str]:
     """Return the keyword arguments ``mlflow.pyspark.ml.autolog`` accepts in this mlflow."""
     import mlflow.pyspark.ml
@@ -58,11 +68,47 @@ def autolog_parameters() -> frozenset[str]:
     return frozenset(inspect.signature(mlflow.pyspark.ml.autolog).parameters)
 
 
+#: The types of ``mlflow.pyspark.ml.autolog``'s options whose default (``None``) says nothing,
+#: as its docstring gives them (mlflow 2.9 to 3.17); ``None`` is accepted for each as well.
+_NONE_DEFAULT_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "registered_model_name": ((str,), "a str"),
+    "log_model_allowlist": ((list, tuple, set, frozenset), "a list of class names (str)"),
+    "extra_tags": ((Mapping,), "a dict of str to str"),
+}
+
+
+def _expected_type(name: str, default: Any) -> tuple[tuple[type, ...], str] | None:
+    """The types ``autolog``'s option ``name`` accepts, read from its default, or ``None``."""
+    if isinstance(default, bool):
+        return (bool,), "a bool (True or False)"
+    if default is None or default is inspect.Parameter.empty:
+        return _NONE_DEFAULT_TYPES.get(name)
+    return (type(default),), f"a {type(default).__name__}"
+
+
+def _check_value(name: str, value: Any, default: Any) -> None:
+    expected = _expected_type(name, default)
+    if expected is None or (value is None and default is None):
+        return
+    types, described = expected
+    wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
+    if not wrong and name == "log_model_allowlist":
+        wrong = not all(isinstance(item, str) for item in value)
+    if wrong:
+        raise InvalidAutologOption(
+            f"configure(autolog_options=...): {name!r} must be {described}, as "
+            f"mlflow.pyspark.ml.autolog takes it, got {value!r} of type {type(value).__name__}"
+        )
+
+
 def validate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check ``autolog_options`` against ``mlflow.pyspark.ml.autolog``'s signature.
+    """Check ``autolog_options`` against ``mlflow.pyspark.ml.autolog``'s signature: the names,
+    and each value's type as the option's default (a bool option takes only a bool) or, for an
+    option whose default is ``None``, its documented type says.
 
     Raises:
-        InvalidAutologOption: an option autolog does not have, or ``disable`` (use ``mode="off"``).
+        InvalidAutologOption: an option autolog does not have, ``disable`` (use ``mode="off"``),
+            or a value of the wrong type (the message names the key, the value and the type).
     """
     if options is None:
         return {}
@@ -79,6 +125,9 @@ def validate_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
             f"mlflow.pyspark.ml.autolog does not accept; accepted: {', '.join(sorted(accepted))}"
             + ("; use configure(mode='off') instead of disable" if "disable" in unknown else "")
         )
+    defaults = autolog_defaults()
+    for name, value in options.items():
+        _check_value(name, value, defaults.get(name))
     return dict(options)
 
 

@@ -2,7 +2,10 @@
 
 Also runs as ``python -m legacy_mllib_tracking``.
 
-Bad input exits with status 2 and one line on stderr naming the value and what is accepted.
+Bad input exits with status 2 and one line on stderr naming the value and what is accepted; no
+error is a traceback. Output into a closed pipe (``tree ID | head -2``) ends quietly (status 141,
+as a process killed by SIGPIPE). ``tree``, ``diff`` and ``replay`` only read or complete a
+tracking store: they refuse one that does not exist instead of creating it.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from legacy_mllib_tracking.errors import LegacyTrackingError
 from legacy_mllib_tracking.keys import (
@@ -25,6 +29,8 @@ from legacy_mllib_tracking.keys import (
     CONF_TRACK,
     TAG_ESTIMATOR_NAME,
     TAG_LARGER_IS_BETTER,
+    TAG_MAP_INDEX,
+    TAG_PARENT_RUN_ID,
     TAG_TUNED_PARAMS,
 )
 
@@ -35,6 +41,50 @@ _CONF_KEYS = (CONF_TRACK, CONF_AUTOLOG, CONF_SPARK_VERSION)
 
 class _UsageError(Exception):
     """Bad command-line input: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors on one line (argparse prints the usage first)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _Version(argparse.Action):
+    """``--version``: this package's version and the mlflow, pyspark and Python it runs with,
+    read from the installed distributions (importing neither)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the versions and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any, **kwargs: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        import legacy_mllib_tracking
+
+        found = []
+        for name in ("mlflow", "pyspark"):
+            try:
+                found.append(f"{name} {version(name)}")
+            except PackageNotFoundError:
+                found.append(f"{name} not installed")
+        python = ".".join(map(str, sys.version_info[:3]))
+        print(
+            f"{parser.prog} {legacy_mllib_tracking.__version__} "
+            f"({', '.join(found)}, Python {python})"
+        )
+        parser.exit(0)
+
+
+def _tolerance(text: str) -> float:
+    """``--metric-tolerance``: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < math.inf:  # also False for NaN
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
+    return value
 
 
 class _DictConf:
@@ -210,18 +260,53 @@ def _tuned_names(children: Sequence[Any]) -> list[str]:
     return bare + qualified
 
 
-def _tracking(args: argparse.Namespace) -> None:
-    if args.tracking_uri:
-        import mlflow
+def _client(args: argparse.Namespace) -> Any:
+    """Return an ``MlflowClient`` on the store these read-only commands read, refusing a store
+    that does not exist (mlflow would create it) or a URI mlflow cannot open."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
 
-        mlflow.set_tracking_uri(args.tracking_uri)
+    from legacy_mllib_tracking._safety import redact, store_missing
+
+    uri = args.tracking_uri or mlflow.get_tracking_uri()
+    where = "--tracking-uri" if args.tracking_uri else "MLflow's default tracking URI"
+    missing = store_missing(uri)
+    if missing is not None:
+        raise _UsageError(f"{missing} ({where})")
+    try:
+        client = MlflowClient(tracking_uri=uri)  # a scheme mlflow cannot open fails here
+    except MlflowException as error:
+        raise _UsageError(
+            f"cannot open tracking store {redact(uri)!r} ({where}): "
+            + redact(" ".join(error.message.split()))[:400]
+        ) from None
+    return client
+
+
+def _child_of(layout: Any) -> str | None:
+    """The parent of ``layout``'s run when that run is a child run (has a parent, no children)."""
+    parent = layout.parent.tags.get(TAG_PARENT_RUN_ID)
+    return None if layout.children or not parent else str(parent)
+
+
+def _not_a_child(layout: Any, command: str) -> None:
+    parent = _child_of(layout)
+    if parent is not None:
+        index = layout.parent.tags.get(TAG_MAP_INDEX)
+        raise _UsageError(
+            f"run {layout.parent.run_id} is a child run"
+            + (f" (param map {index})" if index is not None else "")
+            + f" of parent run {parent}; {command} needs the parent run: "
+            + f"legacy-mllib-tracking {command} {parent}"
+        )
 
 
 def _tree(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking.layout import inspect_run_layout
 
-    _tracking(args)
-    layout = inspect_run_layout(args.run_id)
+    layout = inspect_run_layout(args.run_id, client=_client(args))
+    _not_a_child(layout, "tree")
     if args.json:
         print(json.dumps(layout.to_dict(), indent=2, sort_keys=True, default=str))
     else:
@@ -230,11 +315,14 @@ def _tree(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
-    from legacy_mllib_tracking.layout import diff_layouts
+    from legacy_mllib_tracking.layout import diff_layouts, inspect_run_layout
 
-    _tracking(args)
+    client = _client(args)
+    layouts = [inspect_run_layout(run, client=client) for run in (args.run_a, args.run_b)]
+    for layout in layouts:
+        _not_a_child(layout, "diff")
     differences = diff_layouts(
-        args.run_a, args.run_b, scope=args.scope, metric_tolerance=args.metric_tolerance
+        layouts[0], layouts[1], scope=args.scope, metric_tolerance=args.metric_tolerance
     )
     if args.json:
         print(json.dumps({"equal": not differences, "scope": args.scope,
@@ -252,40 +340,69 @@ def _diff(args: argparse.Namespace) -> int:
 def _replay(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking.replay import replay
 
-    _tracking(args)
+    if args.tracking_uri:
+        from legacy_mllib_tracking._safety import store_missing
+
+        missing = store_missing(args.tracking_uri)
+        if missing is not None:
+            raise _UsageError(f"{missing} (--tracking-uri)")
+        _client(args)  # a URI mlflow cannot open is a usage error, before any file is read
     try:
-        results = replay(args.path)
+        results = replay(args.path, tracking_uri=args.tracking_uri)
     except FileNotFoundError as error:
         raise _UsageError(str(error)) from None
+    ignored = [r for r in results if r.ignored]
+    results = [r for r in results if not r.ignored]
+    if ignored:
+        names = ", ".join(r.path.name for r in ignored[:3]) + (", ..." if len(ignored) > 3 else "")
+        print(f"left alone {len(ignored)} file(s) that are not spool files: {names}")
     if not results:
         print("nothing to replay")
         return 0
-    kept = 0
+    kept: dict[str, list[Any]] = {}
     for result in results:
         if result.error:
-            kept += 1
-            print(f"kept     {result.path}: {result.error}")
+            kept.setdefault(result.error, []).append(result)
         else:
             print(
-                f"replayed {result.path.name} into run {result.parent_run_id}: "
+                f"replayed {result.path.name} into run {result.parent_run_id} at "
+                f"{result.tracking_uri} ({result.uri_source}): "
                 f"{result.created_children} child runs created, "
                 f"{result.skipped_children} already there"
                 + (f" ({result.note})" if result.note else "")
             )
+    for reason, files in kept.items():
+        where = str(files[0].path) if len(files) == 1 else f"{len(files)} spool files"
+        print(f"kept     {where}: {reason}")
     return 1 if kept else 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking import demo
+    from legacy_mllib_tracking._safety import store_unreachable
+    from legacy_mllib_tracking.runtime import parse_runtime_version
+
+    # Both checked before Spark starts: a bad runtime, or a server that is down (mlflow would
+    # wait out its retries, ~100 s, before the first line of output).
+    if args.runtime is not None:
+        parse_runtime_version(args.runtime, source="--runtime")
+    if args.tracking_uri:
+        why = store_unreachable(args.tracking_uri, 2.0)
+        if why is not None:
+            raise _UsageError(
+                f"tracking store {why} (--tracking-uri); start it, or leave --tracking-uri out "
+                "to use ./mlflow.db"
+            )
 
     return demo.run(runtime=args.runtime, tracking_uri=args.tracking_uri, workdir=Path.cwd())
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="legacy-mllib-tracking",
         description="Legacy automated MLflow tracking for MLlib tuning, on any runtime.",
     )
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True)
     explain = sub.add_parser("explain", help="print the routing decision for an input, no Spark")
     explain.add_argument("--runtime", help="a runtime version, e.g. '10.4 LTS ML', '15.4'")
@@ -308,8 +425,9 @@ def _parser() -> argparse.ArgumentParser:
     diff.add_argument("run_b", metavar="RUN_B")
     diff.add_argument("--scope", choices=("contract", "full"), default="contract",
                       help="contract: what SPEC 5 guarantees (default); full: everything")
-    diff.add_argument("--metric-tolerance", type=float, default=None,
-                      help="also compare metric values within this absolute tolerance")
+    diff.add_argument("--metric-tolerance", type=_tolerance, default=None,
+                      help="also compare metric values within this absolute tolerance "
+                      "(a finite number >= 0)")
     diff.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
     diff.add_argument("--json", action="store_true", help="print one JSON object")
     diff.set_defaults(func=_diff)
@@ -321,7 +439,11 @@ def _parser() -> argparse.ArgumentParser:
         help="a spool file or folder (default: $LEGACY_MLLIB_TRACKING_SPOOL_DIR or "
         "~/.cache/legacy-mllib-tracking/spool)",
     )
-    replay.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
+    replay.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: the one each spool file records, the store its fit "
+        "was meant for)",
+    )
     replay.set_defaults(func=_replay)
     demo = sub.add_parser("demo", help="fit a CrossValidator on local Spark and show its runs")
     demo.add_argument("--runtime", help="simulate a runtime version, e.g. '9.1' (legacy)")
@@ -337,13 +459,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    prefix = f"legacy-mllib-tracking {args.command}: error:"
     try:
-        return int(args.func(args))
+        status = int(args.func(args))
+        sys.stdout.flush()
+        return status
     except (_UsageError, LegacyTrackingError) as error:
-        print(f"legacy-mllib-tracking {args.command}: error: {error}", file=sys.stderr)
+        print(f"{prefix} {error}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (`tree ID | head -2`): stop quietly, and point stdout at devnull
+        # so that the interpreter's last flush at exit does not complain (Python docs, SIGPIPE).
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except KeyboardInterrupt:
         return 130
-    finally:
-        sys.stdout.flush()
+    except Exception as error:  # never a traceback: one line naming what failed
+        from legacy_mllib_tracking._safety import redact
 
+        text = redact(" ".join(str(error).split()))[:400]
+        print(f"{prefix} {type(error).__name__}: {text}", file=sys.stderr)
+        return 2

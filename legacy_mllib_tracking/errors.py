@@ -7,7 +7,8 @@ the builtin it refines, so ``except ValueError`` keeps working for callers who d
     ├── InvalidRuntimeVersion (ValueError)   a runtime string that cannot be parsed
     ├── InvalidFlagValue (ValueError)        a Spark conf flag that is not 'true'/'false'
     ├── InvalidModeError (ValueError)        a forced mode that is not legacy/autolog/off
-    ├── InvalidAutologOption (ValueError)    an autolog option mlflow.pyspark.ml.autolog lacks
+    ├── InvalidAutologOption (ValueError)    an autolog option mlflow.pyspark.ml.autolog lacks,
+    │                                        or a value of the wrong type
     ├── InvalidOption (ValueError)           another configure() option out of range
     ├── NotATuningEstimator (TypeError)      a non-tuner where a tuner is expected
     ├── NotASparkSession (TypeError)         configure() given something that is not a session
@@ -60,7 +61,8 @@ class InvalidModeError(LegacyTrackingError, ValueError):
 
 
 class InvalidAutologOption(LegacyTrackingError, ValueError):
-    """An ``autolog_options`` key that ``mlflow.pyspark.ml.autolog()`` does not accept."""
+    """An ``autolog_options`` key that ``mlflow.pyspark.ml.autolog()`` does not accept, or a
+    value of a type it does not take."""
 
 
 class InvalidOption(LegacyTrackingError, ValueError):

@@ -146,8 +146,11 @@ def inspect_run_layout(
     try:
         parent = client.get_run(run_id)
     except MlflowException as error:
+        from legacy_mllib_tracking._safety import redact
+
         raise RunNotFound(
-            f"run {run_id!r} not found in tracking store {client.tracking_uri!r}: {error.message}"
+            f"run {run_id!r} not found in tracking store {redact(client.tracking_uri)!r}: "
+            + redact(" ".join(str(error.message).split()))
         ) from None
     children = [
         _view(r)
@@ -349,11 +352,21 @@ def diff_layouts(
         One line per difference, e.g. ``"child {maxDepth=5}: only in A"``.
 
     Raises:
-        ValueError: ``scope`` is not "contract" or "full".
+        ValueError: ``scope`` is not "contract" or "full", or ``metric_tolerance`` is not a
+            finite number >= 0.
         RunNotFound: a run id the store does not know.
     """
     if scope not in ("contract", "full"):
         raise ValueError(f"diff_layouts(scope=...) must be 'contract' or 'full', got {scope!r}")
+    if metric_tolerance is not None and (
+        isinstance(metric_tolerance, bool)
+        or not isinstance(metric_tolerance, (int, float))
+        or not 0 <= metric_tolerance < math.inf  # also False for NaN
+    ):
+        raise ValueError(
+            "diff_layouts(metric_tolerance=...) must be a finite number >= 0 or None, "
+            f"got {metric_tolerance!r}"
+        )
     sa, sb = _as_shape(a, tracking_uri), _as_shape(b, tracking_uri)
     contract = scope == "contract"
     values = metric_tolerance is not None

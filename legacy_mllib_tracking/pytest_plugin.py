@@ -109,6 +109,8 @@ class TuningLayouts:
     test: str
     runtime: str | None
     records: list[tuple[str, Any]] = field(default_factory=list)
+    #: How many runs of this test function (one per runtime) the session still runs after this.
+    later: int = 0
 
     def record(self, run_id: str) -> Any:
         """Read the tree under ``run_id`` and record it for this runtime; return the layout."""
@@ -119,11 +121,24 @@ class TuningLayouts:
         return layout
 
     def assert_all_same(self, **options: Any) -> None:
-        """Assert every recorded layout matches the first one (options of ``diff_layouts``)."""
+        """Assert every recorded layout matches the first one (options of ``diff_layouts``).
+
+        Called in the run of the first runtime it compares nothing yet and passes when runs of
+        other runtimes of this test are still to come; it fails when fewer than two layouts
+        could ever be compared (one runtime selected, e.g. with ``-k``).
+        """
         from legacy_mllib_tracking.layout import diff_layouts
 
         if not self.records:
             raise AssertionError(f"{self.test}: no layout recorded; call record(run_id) first")
+        if len(self.records) < 2:
+            if self.later:
+                return  # the runs of the later runtimes compare with this layout
+            raise AssertionError(
+                f"{self.test}: nothing was compared: only runtime {self.records[0][0]!r} recorded "
+                "a layout, and assert_all_same needs layouts from at least two runtimes (were "
+                "the others deselected, e.g. with -k?)"
+            )
         first_runtime, first = self.records[0]
         problems = []
         for runtime, layout in self.records[1:]:
@@ -145,4 +160,11 @@ def tuning_layouts(request: pytest.FixtureRequest) -> TuningLayouts:
     if request.node.get_closest_marker(MARKER) is not None:
         runtime = request.getfixturevalue("_legacy_mllib_runtime_version")
     records = store.setdefault(key, [])
-    return TuningLayouts(test=key, runtime=runtime, records=records)
+    items = request.session.items
+    position = items.index(request.node) if request.node in items else len(items)
+    later = sum(
+        1
+        for item in items[position + 1:]
+        if f"{item.path}::{getattr(item, 'originalname', item.name)}" == key
+    )
+    return TuningLayouts(test=key, runtime=runtime, records=records, later=later)

@@ -6,23 +6,42 @@ the parent was never created because the store was down from the start, into a n
 the same experiment), skipping every child that already exists (each child carries the
 ``legacy_mllib_tracking.child_key`` tag ``<fit_id>:<map index>``), and moves the file to a
 ``replayed/`` folder beside it. Running it twice logs nothing twice.
+
+Each file is replayed into the tracking store it records (``tracking_uri``), unless the caller
+names another one; a store that does not exist (a missing sqlite file or file-store folder) or
+does not answer its ``/health`` probe is not written to, and its files are kept. Only spool files
+are touched: a ``*.json`` without a spool file's ``version``, ``fit_id`` and shape is left alone
+and counted; a spool file of a version this library does not know is kept.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from legacy_mllib_tracking import _compat
-from legacy_mllib_tracking._safety import default_spool_dir, redact
+from legacy_mllib_tracking._safety import (
+    SPOOL_VERSION,
+    default_spool_dir,
+    recorded_uri,
+    redact,
+    store_missing,
+    store_unreachable,
+)
 from legacy_mllib_tracking.errors import RunNotFound
 from legacy_mllib_tracking.keys import TAG_CHILD_KEY, TAG_PARENT_RUN_ID, TAG_RUN_NAME
 
-__all__ = ["ReplayResult", "replay"]
+__all__ = ["ReplayResult", "replay", "replay_command"]
+
+#: The spool file versions this module reads (see ``_safety.SPOOL_VERSION``).
+_READABLE_VERSIONS = frozenset(range(1, SPOOL_VERSION + 1))
+#: Seconds to wait for a tracking server's ``/health`` before its files are kept.
+_PROBE_TIMEOUT = 2.0
 
 
 @dataclass
@@ -34,7 +53,10 @@ class ReplayResult:
         parent_run_id: the parent run it was logged into (``None`` if it could not be).
         created_children: children created now.
         skipped_children: children that already existed (completed if they lacked data).
-        error: why the file was kept, or ``None`` when it was fully replayed.
+        error: why the file was kept, or ``None`` when it was fully replayed (or ignored).
+        tracking_uri: the store it was replayed into (credentials hidden), ``None`` if ignored.
+        uri_source: where that URI came from: "recorded in the file" or "given".
+        ignored: why the file was left alone because it is not a spool file, else ``None``.
     """
 
     path: Path
@@ -44,6 +66,49 @@ class ReplayResult:
     params_suffixed: list[str] = field(default_factory=list)
     error: str | None = None
     note: str | None = None
+    tracking_uri: str | None = None
+    uri_source: str | None = None
+    ignored: str | None = None
+
+
+def replay_command(path: str | os.PathLike[str]) -> str:
+    """Return the shell command that replays the spool file ``path``, quoted to run as printed."""
+    return f"legacy-mllib-tracking replay {shlex.quote(str(Path(path).resolve()))}"
+
+
+class _NotSpool(Exception):
+    """A file that is not a spool file: left alone."""
+
+
+def _read_record(path: Path) -> dict[str, Any]:
+    """Return the spool record in ``path``.
+
+    Raises:
+        _NotSpool: the file is not a spool file (not JSON, or without a spool file's keys).
+        ValueError: a spool file of a version this library does not read.
+    """
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise _NotSpool(f"not JSON ({type(error).__name__})") from None
+    if not (
+        isinstance(record, dict)
+        and isinstance(record.get("fit_id"), str) and record["fit_id"]
+        and isinstance(record.get("version"), int) and not isinstance(record["version"], bool)
+    ):
+        raise _NotSpool("no spool file version and fit_id")
+    if record["version"] not in _READABLE_VERSIONS:
+        raise ValueError(
+            f"spool file version {record['version']!r} is not one this legacy-mllib-tracking "
+            f"reads ({', '.join(map(str, sorted(_READABLE_VERSIONS)))}): kept; replay it with "
+            f"the legacy-mllib-tracking version that wrote it"
+        )
+    if not (
+        isinstance(record.get("children", []), list)
+        and isinstance(record.get("parent", {}), dict)
+    ):
+        raise _NotSpool("its children/parent are not a spool file's")
+    return record
 
 
 def _now_ms() -> int:
@@ -123,13 +188,36 @@ def _complete_child(
         _compat.finish_run(ctx.client, run.info.run_id, "FINISHED", _now_ms())
 
 
-def _replay_one(client: Any, path: Path) -> ReplayResult:
+def _experiment(client: Any, record: dict[str, Any], result: ReplayResult) -> str:
+    """Return the experiment a new parent goes to: the recorded name (created when missing),
+    else the recorded id, else the default experiment '0' (said in ``result.note``)."""
+    from mlflow.exceptions import MlflowException
+
+    name = record.get("experiment_name")
+    experiment_id = record.get("experiment_id")
+    if isinstance(name, str) and name:
+        found = client.get_experiment_by_name(name)
+        if found is not None and found.lifecycle_stage == "active":
+            return str(found.experiment_id)
+        if found is None:
+            result.note = f"experiment {name!r} created"
+            return str(client.create_experiment(name))
+        result.note = f"experiment {name!r} is deleted: replayed into experiment '0'"
+        return "0"
+    try:
+        client.get_experiment(experiment_id or "0")
+    except MlflowException:
+        result.note = f"experiment {experiment_id!r} not found: replayed into experiment '0'"
+        return "0"
+    return str(experiment_id or "0")
+
+
+def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult:
     from mlflow.exceptions import MlflowException
 
     from legacy_mllib_tracking._writer import write_batch
 
     result = ReplayResult(path)
-    record = json.loads(path.read_text())
     parent_id = record.get("parent_run_id")
     experiment_id = record.get("experiment_id")
     if parent_id:
@@ -145,11 +233,7 @@ def _replay_one(client: Any, path: Path) -> ReplayResult:
     else:
         # The store was down before the parent existed: create it now, like the fit would have,
         # in the fit's experiment, or the default one if that experiment is gone.
-        try:
-            client.get_experiment(experiment_id or "0")
-        except MlflowException:
-            result.note = f"experiment {experiment_id!r} not found: replayed into experiment '0'"
-            experiment_id = "0"
+        experiment_id = _experiment(client, record, result)
         parent = client.create_run(
             experiment_id or "0",
             start_time=record.get("start_ms"),
@@ -208,31 +292,78 @@ def _replay_one(client: Any, path: Path) -> ReplayResult:
     return result
 
 
+def _store_problem(uri: str, timeout: float) -> str | None:
+    """Why the store at ``uri`` must not be replayed into now, or ``None``."""
+    missing = store_missing(uri)
+    if missing is not None:
+        return missing
+    why = store_unreachable(uri, timeout)
+    return None if why is None else f"tracking store {why}"
+
+
 def replay(path: str | os.PathLike[str] | None = None, *, tracking_uri: str | None = None
            ) -> list[ReplayResult]:
     """Log every spool file under ``path`` (a file or a folder; default: the spool folder).
 
-    A fully replayed file moves to ``<folder>/replayed/``; a file whose parent run is missing or
-    whose store refused a write stays, and its :class:`ReplayResult` says why.
+    Args:
+        path: a spool file or a folder of them; default: the spool folder.
+        tracking_uri: the store to replay into; default: the one each file records (the store
+            its fit was meant for). Credentials come from the URI or, as for mlflow, from
+            ``MLFLOW_TRACKING_USERNAME``/``MLFLOW_TRACKING_PASSWORD``/``MLFLOW_TRACKING_TOKEN``.
+
+    A fully replayed file moves to ``<folder>/replayed/``. A file stays, and its
+    :class:`ReplayResult` says why, when its parent run is missing, its store refused a write,
+    its store does not exist (never created here) or does not answer (probed first, 2 s), or its
+    version is unknown. A file that is not a spool file is left alone (``ignored``).
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
     """
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri=tracking_uri)
     folder = Path(path) if path is not None else default_spool_dir()
     if path is None and not folder.exists():
         return []
+    clients: dict[str, Any] = {}
+    problems: dict[str, str | None] = {}
     results = []
     for file in _files(folder):
         try:
-            result = _replay_one(client, file)
+            record = _read_record(file)
+        except _NotSpool as why:
+            results.append(ReplayResult(file, ignored=f"not a spool file: {why}"))
+            continue
+        except ValueError as error:
+            results.append(ReplayResult(file, error=str(error)))
+            continue
+        if tracking_uri is not None:
+            uri, source = tracking_uri, "given"
+        else:
+            # version 1 recorded the URI with its credentials replaced by '***': drop them
+            uri = recorded_uri(str(record.get("tracking_uri") or ""))
+            source = "recorded in the file"
+        shown = redact(uri)
+        if not uri:
+            results.append(ReplayResult(
+                file, error="the file records no tracking URI: pass --tracking-uri",
+            ))
+            continue
+        if uri not in problems:
+            problems[uri] = _store_problem(uri, _PROBE_TIMEOUT)
+        if problems[uri] is not None:
+            results.append(ReplayResult(
+                file, error=str(problems[uri]), tracking_uri=shown, uri_source=source,
+            ))
+            continue
+        client = clients.get(uri) or clients.setdefault(uri, MlflowClient(tracking_uri=uri))
+        try:
+            result = _replay_one(client, file, record)
         except Exception as error:
             result = ReplayResult(file, error=redact(f"{type(error).__name__}: {error}"))
         else:
             done = file.parent / "replayed"
             done.mkdir(exist_ok=True)
             os.replace(file, done / file.name)
+        result.tracking_uri, result.uri_source = shown, source
         results.append(result)
     return results

@@ -315,3 +315,92 @@ def test_render_tree_lines_fit_80_columns() -> None:
     assert max(len(line) for line in lines) <= 80, text
     assert all(row.endswith("...") for row in _rows(text))
     assert _row_indices(text) == [1, 2, 0]
+
+
+# --- every command: errors are one line, exit 2 ------------------------------------------------
+
+# (argv, text the one stderr line must contain)
+CLI_ERRORS = [
+    pytest.param(["diff", "a", "b", "--metric-tolerance", "-1"], "'-1'", id="tolerance-negative"),
+    pytest.param(["diff", "a", "b", "--metric-tolerance", "nan"], "'nan'", id="tolerance-nan"),
+    pytest.param(["diff", "a", "b", "--metric-tolerance", "inf"], "'inf'", id="tolerance-inf"),
+    pytest.param(["tree", "abc", "--tracking-uri", "foo://bar"], "'foo://bar'",
+                 id="tree-bad-uri-scheme"),
+    pytest.param(["diff", "a", "b", "--tracking-uri", "foo://bar"], "'foo://bar'",
+                 id="diff-bad-uri-scheme"),
+    pytest.param(["replay", ".", "--tracking-uri", "foo://bar"], "'foo://bar'",
+                 id="replay-bad-uri-scheme"),
+    pytest.param(["tree"], "RUN_ID", id="tree-without-run-id"),
+    pytest.param(["nonsense"], "'nonsense'", id="unknown-command"),
+    pytest.param(["demo", "--runtime", "banana"], "'banana'", id="demo-bad-runtime"),
+]
+
+
+@pytest.mark.parametrize(("argv", "named"), CLI_ERRORS)
+def test_cli_errors_are_one_line_exit_2(argv: list[str], named: str, tmp_path: Path) -> None:
+    """Bad input to any command exits 2 with one stderr line naming the value, no traceback."""
+    result = run_python("-m", "legacy_mllib_tracking", *argv, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0] and "error" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["tree", "diff", "replay"])
+def test_read_only_commands_refuse_a_store_that_does_not_exist(
+    command: str, tmp_path: Path
+) -> None:
+    """tree, diff and replay exit 2 naming a missing sqlite store, and do not create it."""
+    typo = tmp_path / "typo" / "mlflow.db"
+    args = {"tree": ["abc"], "diff": ["a", "b"], "replay": [str(tmp_path)]}[command]
+    result = run_python(
+        "-m", "legacy_mllib_tracking", command, *args, "--tracking-uri", f"sqlite:///{typo}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "does not exist" in lines[0] and str(typo) in lines[0], lines
+    assert not (tmp_path / "typo").exists()
+
+
+def test_tree_without_tracking_uri_does_not_create_mlflow_db(tmp_path: Path) -> None:
+    """With no store configured, tree refuses MLflow's default store instead of creating it."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "legacy_mllib_tracking", "tree", "abc"], capture_output=True,
+        text=True, cwd=tmp_path, env=env, timeout=60, check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "does not exist" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_version_prints_the_package_mlflow_and_pyspark_versions(tmp_path: Path) -> None:
+    """``--version`` exits 0 with one line naming this package, mlflow and pyspark."""
+    result = run_python("-m", "legacy_mllib_tracking", "--version", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("legacy-mllib-tracking ")
+    assert "mlflow " in lines[0] and "pyspark " in lines[0]
+
+
+def test_demo_against_a_dead_server_fails_at_once_in_one_line(tmp_path: Path) -> None:
+    """``demo --tracking-uri`` to a port nothing listens on exits 2 at once, before Spark starts."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = run_python(
+        "-m", "legacy_mllib_tracking", "demo", "--tracking-uri", f"http://127.0.0.1:{port}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "not reachable" in lines[0] and str(port) in lines[0]
+    assert "starting local Spark" not in result.stdout

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from legacy_mllib_tracking import configure, is_configured
 from legacy_mllib_tracking.errors import (
     InvalidAutologOption,
     InvalidFlagValue,
     InvalidModeError,
+    InvalidOption,
     InvalidRuntimeVersion,
     LegacyTrackingDeprecationWarning,
     LegacyTrackingError,
+    NotASparkSession,
     NotATuningEstimator,
     RunNotFound,
     RuntimeVersionWarning,
@@ -196,6 +201,7 @@ def test_mode_str_is_its_value() -> None:
         pytest.param(InvalidModeError, ValueError, id="InvalidModeError"),
         pytest.param(InvalidAutologOption, ValueError, id="InvalidAutologOption"),
         pytest.param(NotATuningEstimator, TypeError, id="NotATuningEstimator"),
+        pytest.param(NotASparkSession, TypeError, id="NotASparkSession"),
         pytest.param(RunNotFound, LookupError, id="RunNotFound"),
     ],
 )
@@ -234,3 +240,83 @@ def test_library_errors_are_caught_as_value_error() -> None:
     """A caller who only knows ValueError catches a bad flag from decide()."""
     with pytest.raises(ValueError, match="must be 'true' or 'false'"):
         decide(track="yes")
+
+
+# --- configure()'s options ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        pytest.param(float("inf"), id="inf"),
+        pytest.param(1e12, id="1e12"),
+        pytest.param(86400.5, id="just-over-a-day"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(0, id="zero"),
+        pytest.param(-1, id="negative"),
+        pytest.param(True, id="bool"),
+        pytest.param("30", id="string"),
+    ],
+)
+def test_tracking_timeout_outside_a_day_is_rejected_naming_the_value(timeout: Any) -> None:
+    """tracking_timeout must be in (0, 86400] or None; anything else is InvalidOption quoting it."""
+    with pytest.raises(InvalidOption) as info:
+        configure(None, mode="off", tracking_timeout=timeout)
+    assert repr(timeout) in str(info.value) and "86400" in str(info.value)
+    assert not is_configured()
+
+
+@pytest.mark.parametrize("timeout", [0.001, 30, 86400, None])
+def test_tracking_timeout_in_range_is_accepted(timeout: float | None) -> None:
+    """The bounds of the accepted range and None (no deadline) configure fine."""
+    assert configure(None, mode="off", tracking_timeout=timeout).mode is Mode.OFF
+
+
+@pytest.mark.parametrize(
+    "spark", [pytest.param("not a session", id="string"), pytest.param(42, id="int")]
+)
+def test_configure_with_something_that_is_no_session_is_a_type_error(spark: object) -> None:
+    """configure(non-session) raises NotASparkSession (a TypeError) naming the value and type."""
+    with pytest.raises(TypeError) as info:
+        configure(spark, mode="off")
+    assert isinstance(info.value, NotASparkSession)
+    assert repr(spark) in str(info.value) and type(spark).__name__ in str(info.value)
+    assert not is_configured()
+
+
+# (autolog_options, key named, type named)
+BAD_AUTOLOG_VALUES = [
+    pytest.param({"log_models": "no"}, "'log_models'", "bool", id="bool-option-given-a-string"),
+    pytest.param({"log_datasets": 0}, "'log_datasets'", "bool", id="bool-option-given-an-int"),
+    pytest.param({"silent": None}, "'silent'", "bool", id="bool-option-given-none"),
+    pytest.param({"extra_tags": "team=a"}, "'extra_tags'", "dict", id="extra-tags-a-string"),
+    pytest.param({"registered_model_name": 3}, "'registered_model_name'", "str",
+                 id="model-name-an-int"),
+    pytest.param({"log_model_allowlist": [1]}, "'log_model_allowlist'", "list",
+                 id="allowlist-of-ints"),
+]
+
+
+@pytest.mark.parametrize(("options", "key", "expected"), BAD_AUTOLOG_VALUES)
+def test_autolog_option_of_the_wrong_type_names_key_value_and_type(
+    options: dict[str, Any], key: str, expected: str
+) -> None:
+    """A value autolog's signature does not take is InvalidAutologOption naming all three."""
+    with pytest.raises(InvalidAutologOption) as info:
+        configure(None, mode="off", autolog_options=options)
+    message = str(info.value)
+    value = next(iter(options.values()))
+    assert key in message and repr(value) in message and expected in message, message
+    assert not is_configured()
+
+
+def test_autolog_options_of_the_right_types_are_accepted() -> None:
+    """Bools, None where autolog's default is None, and the documented types configure fine."""
+    options = {
+        "log_models": False,
+        "silent": True,
+        "registered_model_name": None,
+        "extra_tags": {"team": "a"},
+        "log_model_allowlist": ["pyspark.ml.classification.LogisticRegressionModel"],
+    }
+    assert configure(None, mode="off", autolog_options=options).mode is Mode.OFF

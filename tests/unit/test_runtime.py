@@ -358,7 +358,7 @@ def test_read_inputs_counts_unreadable_environment_string_as_unknown_databricks(
 
 
 def test_unreadable_environment_string_routes_like_newest_runtime() -> None:
-    """An unreadable sparkVersion reaches decide() as unknown Databricks and is routed to AUTOLOG."""
+    """An unreadable sparkVersion reaches decide() as unknown Databricks, routed to AUTOLOG."""
     inputs = read_inputs(_Session({CONF_SPARK_VERSION: ESR}), environ={})
     decision = decide(
         inputs.runtime,

@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from legacy_mllib_tracking._safety import (
+    SPOOL_VERSION,
+    recorded_uri,
     redact,
     run_with_deadline,
+    store_missing,
     store_unreachable,
     write_spool,
 )
@@ -84,6 +87,63 @@ def test_deadline_reraises_work_errors_and_none_waits() -> None:
     assert ran == [1]
 
 
+@pytest.mark.parametrize(
+    "timeout",
+    [
+        pytest.param(float("inf"), id="inf"),
+        pytest.param(1e12, id="1e12"),
+        pytest.param(float("nan"), id="nan"),
+        pytest.param(-5.0, id="negative"),
+        pytest.param("30", id="a-string"),
+    ],
+)
+def test_deadline_accepts_any_timeout_without_raising(timeout: object) -> None:
+    """No timeout value makes the deadline code raise (OverflowError after the fit, before)."""
+    ran = threading.Event()
+    finished = run_with_deadline(lambda cancel: ran.set(), timeout)  # type: ignore[arg-type]
+    assert ran.wait(5)
+    assert finished in (True, False)
+
+
+# (URI as the fit used it, as a spool file records it; None: the absolute form of a local path)
+RECORDED = [
+    pytest.param("http://alice:s3cret@127.0.0.1:5000", "http://127.0.0.1:5000", id="userinfo"),
+    pytest.param("https://h/path", "https://h/path", id="https-unchanged"),
+    pytest.param("http://***@127.0.0.1:5", "http://127.0.0.1:5", id="version-1-redacted"),
+    pytest.param("databricks", "databricks", id="databricks"),
+    pytest.param("sqlite:////abs/mlflow.db", "sqlite:////abs/mlflow.db", id="sqlite-absolute"),
+    pytest.param("", "", id="empty"),
+]
+
+
+@pytest.mark.parametrize(("uri", "expected"), RECORDED)
+def test_recorded_uri_has_no_credentials(uri: str, expected: str) -> None:
+    """A spool file records the fit's URI without credentials (replay takes them from env)."""
+    assert recorded_uri(uri) == expected
+
+
+def test_recorded_uri_makes_local_paths_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative sqlite path or file store is recorded absolute, for replay from elsewhere."""
+    monkeypatch.chdir(tmp_path)
+    assert recorded_uri("sqlite:///mlflow.db") == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    assert recorded_uri("mlruns") == (tmp_path / "mlruns").as_uri()
+
+
+def test_store_missing_names_a_missing_local_store_only(tmp_path: Path) -> None:
+    """A missing sqlite file or file-store folder is named; existing and remote stores are not."""
+    (tmp_path / "there.db").write_bytes(b"")
+    assert store_missing(f"sqlite:///{tmp_path / 'there.db'}") is None
+    assert store_missing(tmp_path.as_uri()) is None
+    assert store_missing("http://127.0.0.1:1") is None
+    assert store_missing("databricks") is None
+    for uri in (f"sqlite:///{tmp_path / 'typo' / 'x.db'}", (tmp_path / "nope").as_uri()):
+        message = store_missing(uri)
+        assert message is not None and "does not exist" in message and repr(uri) in message
+    assert not (tmp_path / "typo").exists()
+
+
 def test_spool_file_is_json_without_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -96,7 +156,7 @@ def test_spool_file_is_json_without_secrets(
     text = path.read_text()
     assert "dapi-abcdef" not in text
     record = json.loads(text)
-    assert record["version"] == 1 and record["fit_id"] == "f" * 32
+    assert record["version"] == SPOOL_VERSION and record["fit_id"] == "f" * 32
     assert not list(tmp_path.glob("*.tmp"))
 
 
