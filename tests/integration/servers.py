@@ -98,6 +98,84 @@ class MlflowServer:
             stop_process_group(process, grace=20)
 
 
+class AuthProxy:
+    """A loopback proxy in front of a real server that answers 401 to any request without the
+    expected ``Authorization`` header and forwards the others, as a server behind basic auth does.
+
+    ``port`` may be chosen before the proxy starts, so a test can point a fit at it while it is
+    down and start it later. mlflow's own ``--app-name basic-auth`` needs Flask-WTF with mlflow 3
+    (not a dependency here), hence the proxy.
+    """
+
+    def __init__(self, target: str, *, user: str, password: str, port: int | None = None) -> None:
+        import base64
+        import http.server
+        import urllib.error
+
+        self.target = target.rstrip("/")
+        self.port = port or free_port()
+        self.refused = 0
+        expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                if self.headers.get("Authorization") != expected:
+                    proxy.refused += 1
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                request = urllib.request.Request(
+                    proxy.target + self.path, data=body, method=self.command,
+                    headers={
+                        k: v for k, v in self.headers.items()
+                        if k.lower() not in ("host", "authorization")
+                    },
+                )
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        status, payload = response.status, response.read()
+                        headers = response.headers.items()
+                except urllib.error.HTTPError as error:
+                    status, payload, headers = error.code, error.read(), error.headers.items()
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward
+
+        self._handler = Handler
+        self.server: http.server.ThreadingHTTPServer | None = None
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> AuthProxy:
+        import http.server
+        import threading
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
 class FlakyProxy:
     """A loopback HTTP proxy in front of a real server that answers 503 to every ``every``-th
     write request (POST) without forwarding it, as an overloaded load balancer does.
