@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -184,3 +185,38 @@ def test_plugin_runs_once_per_runtime_and_restores(pytester: pytest.Pytester) ->
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
     assert result.ret != 0
     result.stdout.fnmatch_lines(["*needs at least one runtime version*"])
+
+
+ONE_RUNTIME_TEST = """
+import mlflow
+import pytest
+
+@pytest.mark.databricks_runtime("9.1", "15.4")
+def test_layout(tuning_layouts):
+    with mlflow.start_run() as run:
+        pass
+    tuning_layouts.record(run.info.run_id)
+    tuning_layouts.assert_all_same(scope="contract")
+"""
+
+
+def test_plugin_fails_when_only_one_runtime_ran(
+    pytester: pytest.Pytester, tmp_path: Path
+) -> None:
+    """assert_all_same with one runtime selected (-k 15.4) fails saying nothing was compared;
+    with both runtimes selected the same test passes."""
+    pytester.makepyfile(test_upgrade_example=ONE_RUNTIME_TEST)
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABRICKS_RUNTIME_VERSION", "MLR_PYTHONPATH")
+    }
+    env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'plugin.db'}"
+    pytester._monkeypatch.setattr(os, "environ", env)  # type: ignore[attr-defined]
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore")
+    result.assert_outcomes(passed=2)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "-q", "-W", "ignore", "-k", "15.4"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*nothing was compared*only runtime '15.4'*"])
