@@ -260,14 +260,15 @@ def _tuned_names(children: Sequence[Any]) -> list[str]:
     return bare + qualified
 
 
-def _client(args: argparse.Namespace) -> Any:
+def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
     """Return an ``MlflowClient`` on the store these read-only commands read, refusing a store
-    that does not exist (mlflow would create it) or a URI mlflow cannot open."""
+    that does not exist (mlflow would create it), a URI mlflow cannot open and, with ``probe``,
+    a server that does not answer its ``/health`` within 2 s (mlflow would retry for minutes)."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
-    from legacy_mllib_tracking._safety import redact, store_missing
+    from legacy_mllib_tracking._safety import redact, store_missing, store_unreachable
 
     uri = args.tracking_uri or mlflow.get_tracking_uri()
     where = "--tracking-uri" if args.tracking_uri else "MLflow's default tracking URI"
@@ -281,6 +282,9 @@ def _client(args: argparse.Namespace) -> Any:
             f"cannot open tracking store {redact(uri)!r} ({where}): "
             + redact(" ".join(error.message.split()))[:400]
         ) from None
+    why = store_unreachable(uri, 2.0) if probe else None
+    if why is not None:
+        raise _UsageError(f"tracking store {why} ({where})")
     return client
 
 
@@ -341,12 +345,9 @@ def _replay(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking.replay import replay
 
     if args.tracking_uri:
-        from legacy_mllib_tracking._safety import store_missing
-
-        missing = store_missing(args.tracking_uri)
-        if missing is not None:
-            raise _UsageError(f"{missing} (--tracking-uri)")
-        _client(args)  # a URI mlflow cannot open is a usage error, before any file is read
+        # a missing store or a URI mlflow cannot open is a usage error, before any file is read;
+        # a server that is down keeps the files (exit 1), as for the URIs the files record
+        _client(args, probe=False)
     try:
         results = replay(args.path, tracking_uri=args.tracking_uri)
     except FileNotFoundError as error:

@@ -330,6 +330,8 @@ CLI_ERRORS = [
                  id="diff-bad-uri-scheme"),
     pytest.param(["replay", ".", "--tracking-uri", "foo://bar"], "'foo://bar'",
                  id="replay-bad-uri-scheme"),
+    pytest.param(["tree", "abc", "--tracking-uri", "http://u:pw-123@127.0.0.1:1"],
+                 "127.0.0.1:1", id="tree-server-down"),
     pytest.param(["tree"], "RUN_ID", id="tree-without-run-id"),
     pytest.param(["nonsense"], "'nonsense'", id="unknown-command"),
     pytest.param(["demo", "--runtime", "banana"], "'banana'", id="demo-bad-runtime"),
@@ -344,7 +346,7 @@ def test_cli_errors_are_one_line_exit_2(argv: list[str], named: str, tmp_path: P
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
     assert named in lines[0] and "error" in lines[0]
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and "pw-123" not in result.stderr
 
 
 @pytest.mark.parametrize("command", ["tree", "diff", "replay"])
