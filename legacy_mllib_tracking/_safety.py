@@ -156,7 +156,7 @@ def recorded_uri(uri: str) -> str:
         return _without_userinfo(uri)[0]
     if lowered.startswith("sqlite:///"):
         path = uri[len("sqlite:///"):]
-        if path and not path.startswith("/") and path != ":memory:":
+        if path and not path.startswith(("/", "file:")) and path != ":memory:":
             return "sqlite:///" + os.path.abspath(path)
         return uri
     if _local_store_path(uri) is not None and "://" not in uri:  # a plain path: a file store
@@ -171,6 +171,8 @@ def _local_store_path(uri: str) -> Path | None:
     if scheme.startswith("sqlite"):
         path = uri.split(":///", 1)[1] if ":///" in uri else ""
         path = path.split("?", 1)[0]
+        if path.startswith("file:"):  # SQLite's own URI form: sqlite:///file:/x.db?mode=ro&uri=true
+            path = path[len("file:"):]
         return None if not path or path == ":memory:" else Path(path)
     if scheme == "file":
         return Path(urllib.request.url2pathname(parts.path))

@@ -112,6 +112,8 @@ RECORDED = [
     pytest.param("http://***@127.0.0.1:5", "http://127.0.0.1:5", id="version-1-redacted"),
     pytest.param("databricks", "databricks", id="databricks"),
     pytest.param("sqlite:////abs/mlflow.db", "sqlite:////abs/mlflow.db", id="sqlite-absolute"),
+    pytest.param("sqlite:///file:/abs/m.db?mode=ro&uri=true",
+                 "sqlite:///file:/abs/m.db?mode=ro&uri=true", id="sqlite-uri-form"),
     pytest.param("", "", id="empty"),
 ]
 
@@ -135,6 +137,7 @@ def test_store_missing_names_a_missing_local_store_only(tmp_path: Path) -> None:
     """A missing sqlite file or file-store folder is named; existing and remote stores are not."""
     (tmp_path / "there.db").write_bytes(b"")
     assert store_missing(f"sqlite:///{tmp_path / 'there.db'}") is None
+    assert store_missing(f"sqlite:///file:{tmp_path / 'there.db'}?mode=ro&uri=true") is None
     assert store_missing(tmp_path.as_uri()) is None
     assert store_missing("http://127.0.0.1:1") is None
     assert store_missing("databricks") is None
