@@ -98,6 +98,14 @@ def test_metric_values_compared_only_with_a_tolerance() -> None:
     assert diff_layouts(a, b, metric_tolerance=0.2) == []
 
 
+@pytest.mark.parametrize("tolerance", [-1.0, float("nan"), float("inf"), "0.1", True])
+def test_metric_tolerance_must_be_a_finite_number_not_below_zero(tolerance: object) -> None:
+    """A negative, NaN, infinite or non-number tolerance is a ValueError quoting it."""
+    with pytest.raises(ValueError, match="finite number >= 0") as info:
+        diff_layouts(_layout("a"), _layout("a"), metric_tolerance=tolerance)  # type: ignore[arg-type]
+    assert repr(tolerance) in str(info.value)
+
+
 def test_bad_scope_is_rejected() -> None:
     """scope must be 'contract' or 'full'."""
     with pytest.raises(ValueError, match="'everything'"):
