@@ -100,8 +100,8 @@ def _read_record(path: Path) -> dict[str, Any]:
     if record["version"] not in _READABLE_VERSIONS:
         raise ValueError(
             f"spool file version {record['version']!r} is not one this legacy-mllib-tracking "
-            f"reads ({', '.join(map(str, sorted(_READABLE_VERSIONS)))}): kept; replay it with "
-            f"the legacy-mllib-tracking version that wrote it"
+            f"reads ({', '.join(map(str, sorted(_READABLE_VERSIONS)))}); replay it with the "
+            f"release that wrote it, or a newer one"
         )
     if not (
         isinstance(record.get("children", []), list)
