@@ -210,6 +210,7 @@ def test_plugin_fails_when_only_one_runtime_ran(
         k: v
         for k, v in os.environ.items()
         if k not in ("DATABRICKS_RUNTIME_VERSION", "MLR_PYTHONPATH")
+        and not k.startswith("MLFLOW_EXPERIMENT")  # mlflow.set_experiment() sets the id in env
     }
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{tmp_path / 'plugin.db'}"
     pytester._monkeypatch.setattr(os, "environ", env)  # type: ignore[attr-defined]
