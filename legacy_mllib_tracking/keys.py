@@ -40,7 +40,7 @@ TAG_CHILD_KEY = _PREFIX + "child_key"
 #: On each child: the JSON list of its tuned param names, as logged (bare, or ``Stage.name``), in
 #: the grid's order; the layout reader keys children on these params.
 TAG_TUNED_PARAMS = _PREFIX + "tuned_params"
-#: Read from runs logged by version 0.1.0 (no longer written; ``TAG_CHILD_KEY`` holds both):
+#: Read from runs logged by earlier versions (no longer written; ``TAG_CHILD_KEY`` holds both):
 #: the child's map index and its fit's uuid.
 TAG_MAP_INDEX = _PREFIX + "map_index"
 TAG_FIT_ID = _PREFIX + "fit_id"

@@ -65,7 +65,7 @@ class RunView:
     @property
     def map_index(self) -> int | None:
         """The child's param-map index (from its child key), or ``None``."""
-        value = self.tags.get(TAG_MAP_INDEX)  # runs logged by version 0.1.0
+        value = self.tags.get(TAG_MAP_INDEX)  # runs logged by earlier versions
         if value is None:
             value = split_child_key(self.tags.get(TAG_CHILD_KEY, ""))[1]
         return int(value) if value is not None and value.isdigit() else None
@@ -74,7 +74,7 @@ class RunView:
     def fit_id(self) -> str | None:
         """The uuid of the ``fit()`` call that logged this child (from its child key), or
         ``None`` (a run logged without this library)."""
-        value = self.tags.get(TAG_FIT_ID)  # runs logged by version 0.1.0
+        value = self.tags.get(TAG_FIT_ID)  # runs logged by earlier versions
         if value is None:
             value = split_child_key(self.tags.get(TAG_CHILD_KEY, ""))[0]
         return value or None
@@ -248,7 +248,7 @@ def _norm(name: str) -> str:
 def tuned_param_names(child: RunView, siblings: Sequence[RunView]) -> tuple[str, ...]:
     """Return the names of ``child``'s tuned params, in the grid's order.
 
-    From its ``tuned_params`` tag (runs of version 0.1.0 hold them sorted by name). A run logged
+    From its ``tuned_params`` tag (earlier versions hold them sorted by name). A run logged
     without the tag (an old Databricks run, plain autolog) counts the params whose values differ
     across ``siblings`` (the children of its fit), sorted; a qualified ``Stage.name`` only where
     no bare ``name`` differs too.
