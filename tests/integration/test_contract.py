@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import mlflow
@@ -9,6 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from legacy_mllib_tracking import configure, inspect_run_layout
+from legacy_mllib_tracking.cli import render_tree
 from legacy_mllib_tracking.keys import (
     BEST_PREFIX,
     TAG_BEST,
@@ -156,6 +158,20 @@ def test_repeated_fit_in_one_run_keeps_both(
     assert [c.fit_id for c in layout.children[4:]] == [fit_id] * 4
     indices = sorted(c.map_index for c in layout.children)
     assert indices == sorted([0, 1, 2, 3] * 2)
+    # `tree` shows one group per fit, first fit first, each with its own best, params in the
+    # grid's order
+    lines = render_tree(layout).splitlines()
+    headings = [n for n, line in enumerate(lines) if line.startswith("  fit ")]
+    assert [lines[n].split(",")[0] for n in headings] == [
+        f"  fit 1 of 2: {type(first).__name__}", f"  fit 2 of 2: {type(second).__name__}"
+    ]
+    assert lines[headings[1]].endswith(f"fit id {fit_id[:8]}")
+    for start, end in ((headings[0], headings[1]), (headings[1], len(lines) - 1)):
+        rows = lines[start + 2 : end]
+        assert len(rows) == 4 and rows[0].startswith("  * "), lines
+        assert [r for r in rows if r.startswith("  * ")] == [rows[0]]
+        assert all(re.search(r"  regParam=[0-9.]+,elasticNetParam=[0-9.]+$", r) for r in rows)
+    assert lines[-1] == "  8 child runs; * marks the best of each fit"
 
 
 def test_autolog_keeps_autologs_own_content(spark: Any, experiment: str, data: Any) -> None:
