@@ -1,4 +1,4 @@
-"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo``.
+"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo | ui``.
 
 Also runs as ``python -m legacy_mllib_tracking``.
 
@@ -289,6 +289,22 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if kept else 0
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking import _ui
+
+    uri = args.tracking_uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    problem = _ui.store_problem(uri)
+    if problem is not None:
+        raise _UsageError(problem)
+    if not 1 <= args.port <= 65535:
+        raise _UsageError(f"--port must be from 1 to 65535, got {args.port}")
+    if _ui.port_in_use(args.port):
+        raise _UsageError(
+            f"port {args.port} on 127.0.0.1 is in use (another MLflow UI?); pass --port N"
+        )
+    return _ui.serve(uri, args.port)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking import demo
 
@@ -344,6 +360,15 @@ def _parser() -> argparse.ArgumentParser:
         help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
     )
     demo.set_defaults(func=_demo)
+    ui = sub.add_parser(
+        "ui", help="open the MLflow UI on a local store (the demo's) on 127.0.0.1; Ctrl-C stops it"
+    )
+    ui.add_argument(
+        "--tracking-uri",
+        help="the store to show (default: sqlite:///mlflow.db in the working directory)",
+    )
+    ui.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default: 5000)")
+    ui.set_defaults(func=_ui)
     return parser
 
 

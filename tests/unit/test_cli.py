@@ -386,3 +386,62 @@ def test_render_tree_shows_tuned_params_in_the_grids_order() -> None:
     rows = [line for line in render_tree(one_fit).splitlines() if "maxDepth=" in line]
     assert rows and all(row.endswith(",maxBins=32") for row in rows)
     assert not any(line.startswith("  fit ") for line in render_tree(one_fit).splitlines())
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["--tracking-uri", "sqlite:////nonexistent/mlflow.db"],
+                     "no MLflow store at 'sqlite:////nonexistent/mlflow.db'", id="no-store"),
+        pytest.param(["--tracking-uri", "http://127.0.0.1:5000"], "serves its own UI",
+                     id="a-server"),
+        pytest.param([], "no MLflow store at 'sqlite:///", id="no-demo-store-here"),
+    ],
+)
+def test_ui_bad_store_exits_2_with_one_line(
+    argv: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``ui`` without a store to show exits 2 with one line naming the URI and what to do."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["ui", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_ui_port_in_use_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ui`` on a port something listens on exits 2 naming the port, before starting anything."""
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlflow.db").touch()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"port {port} on 127.0.0.1 is in use" in err, err
+
+
+def test_the_demos_ui_command_runs_as_printed(tmp_path: Path) -> None:
+    """The demo's last line names a ``ui`` command that runs from the demo's directory (here with
+    ``--help``: no server), with ``--tracking-uri`` only for a store other than ./mlflow.db."""
+    import shlex
+    import subprocess
+
+    from legacy_mllib_tracking.demo import ui_command
+
+    command = ui_command(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)
+    assert command.endswith(" ui"), command
+    done = subprocess.run(
+        [*shlex.split(command), "--help"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "127.0.0.1" in done.stdout
+    elsewhere = ui_command("sqlite:////elsewhere/my store.db", tmp_path)
+    assert elsewhere.endswith(" ui --tracking-uri 'sqlite:////elsewhere/my store.db'")
