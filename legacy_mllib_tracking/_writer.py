@@ -564,11 +564,10 @@ def remove_duplicate_children(ctx: FitContext, kept: Mapping[int, str]) -> int:
     A create that a gateway answered with an error after the server had done it is retried by
     mlflow's HTTP layer (it retries POSTs on 429/5xx and dropped connections), which leaves a
     second run for that map: created, never written to, RUNNING. ``kept`` maps each map index to
-    the run the fit used; every other run tagged with this fit's id whose map index is in
-    ``kept`` (by its child key ``<fit_id>:<map index>``) is such a copy and is deleted
-    (``delete_run``: it leaves searches and the UI). Runs
-    of a map without a kept run are left for ``replay`` to complete. Local stores do not retry,
-    so nothing is searched there.
+    the run the fit used; every other child of the parent whose child key
+    (``<fit_id>:<map index>``) names this fit and a map in ``kept`` is such a copy and is deleted
+    (``delete_run``: it leaves searches and the UI). Runs of a map without a kept run are left
+    for ``replay`` to complete. Local stores do not retry, so nothing is searched there.
     """
     if not kept or not _remote_store(_compat.tracking_uri_of(ctx.client)):
         return 0
