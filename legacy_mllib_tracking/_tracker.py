@@ -37,7 +37,12 @@ from legacy_mllib_tracking._safety import (
     store_unreachable,
     write_spool,
 )
-from legacy_mllib_tracking._tuning import describe_fit, nested_tuner_uids, tuner_classes
+from legacy_mllib_tracking._tuning import (
+    describe_fit,
+    nested_tuner_uids,
+    parent_run_name,
+    tuner_classes,
+)
 from legacy_mllib_tracking._writer import spool_record
 from legacy_mllib_tracking.errors import TrackingWarning
 from legacy_mllib_tracking.keys import TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
@@ -126,13 +131,15 @@ def _warn(ctx: _writer.FitContext, tuner_name: str) -> None:
         )
 
 
-def _start_parent() -> tuple[Any, bool]:
+def _start_parent(tuner: Any) -> tuple[Any, bool]:
+    """Return the active run (a user's run keeps its name), or a run started and named for
+    ``tuner`` (``CrossValidator(LogisticRegression)``), and whether it was started here."""
     import mlflow
 
     run = mlflow.active_run()
     if run is not None:
         return run, False
-    return mlflow.start_run(), True
+    return mlflow.start_run(run_name=parent_run_name(tuner)), True
 
 
 @dataclass
@@ -234,7 +241,7 @@ def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any
         return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
     managed = False
     try:
-        run, managed = _start_parent()
+        run, managed = _start_parent(described)
         ctx = _writer.open_fit(MlflowClient(), run, mode.value, fresh=managed)
     except Exception as error:
         if managed:
@@ -341,12 +348,14 @@ def _log_legacy(ctx: _writer.FitContext, tuner: Any, model: Any, uri: str) -> No
 
 
 def _complete_autolog(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Any) -> None:
-    """Add what autolog does not log: contract params it lacks, best metric, best child tag."""
+    """Add what autolog does not log: contract params it lacks, the best map's values under the
+    children's names, best metric, best child tag."""
     try:
         fit = describe_fit(tuner, model)
         params = {
             ctx.param_key(k): v for k, v in fit.settings.items() if k not in fix.logged_params
         }
+        params.update(_writer.best_params(ctx, fit, logged=fix.logged_params))
         _writer.write_batch(
             ctx,
             ctx.parent_run_id,

@@ -31,6 +31,7 @@ __all__ = [
     "grid_run_names",
     "is_tuner",
     "nested_tuner_uids",
+    "parent_run_name",
     "tuner_classes",
 ]
 
@@ -127,7 +128,8 @@ class MapInfo:
 
     Attributes:
         index: position in ``getEstimatorParamMaps()``.
-        params: logged name -> value string (bare Spark names, qualified only on a clash).
+        params: logged name -> value string (bare Spark names, qualified only on a clash), in the
+            grid's order (the order the user built it in), as in ``run_name``.
         metrics: metric key -> value (``avg_``/``std_`` for CV, bare for TVS).
         run_name: a short name saying which map it tested, e.g. ``maxDepth=5,maxBins=8``.
     """
@@ -200,6 +202,18 @@ def _run_name(params: Mapping[str, str]) -> str:
     if len(text) > MAX_RUN_NAME:
         text = text[: MAX_RUN_NAME - 3] + "..."
     return text or "default"
+
+
+def parent_run_name(tuner: Any) -> str:
+    """Return the name of a parent run the library creates for ``tuner``: the tuner's and the
+    tuned estimator's class names, ``CrossValidator(LogisticRegression)``."""
+    try:
+        estimator = tuner.getEstimator()
+    except Exception:  # a tuner without an estimator: pyspark fails later, with its own error
+        estimator = None
+    if estimator is None:
+        return type(tuner).__name__
+    return f"{type(tuner).__name__}({type(estimator).__name__})"
 
 
 def _settings(tuner: Any) -> dict[str, str]:
@@ -282,12 +296,9 @@ def describe_fit(tuner: Any, model: Any | None = None) -> TuningFit:
             series = {metric_key: list(model.validationMetrics)}
         names = map_param_names(param_maps, tuner.getEstimator())
         for index, param_map in enumerate(param_maps):
-            params = {
-                names[p]: format_value(v)
-                for p, v in sorted(param_map.items(), key=lambda kv: names[kv[0]])
-            }
+            params = _grid_order(param_map, names)
             metrics = {k: float(v[index]) for k, v in series.items() if index < len(v)}
-            maps.append(MapInfo(index, params, metrics, _run_name(_grid_order(param_map, names))))
+            maps.append(MapInfo(index, params, metrics, _run_name(params)))
         best = _best(maps, metric_key, larger)
     return TuningFit(
         tuner_name=type(tuner).__name__,

@@ -33,9 +33,7 @@ from legacy_mllib_tracking.keys import (
     TAG_CHILD_KEY,
     TAG_ESTIMATOR_CLASS,
     TAG_ESTIMATOR_NAME,
-    TAG_FIT_ID,
     TAG_LARGER_IS_BETTER,
-    TAG_MAP_INDEX,
     TAG_MODE,
     TAG_PARENT_RUN_ID,
     TAG_RUN_NAME,
@@ -73,6 +71,8 @@ MAX_CHILD_THREADS = 8
 _HTTP_SCHEMES = frozenset({"http", "https", "databricks"})
 
 _TRUNCATED = "...[truncated]"
+#: A name a repeated fit suffixed on the parent: ``<name>_<uuid4 hex>``.
+_SUFFIXED = re.compile(r"^(?P<name>.+)_[0-9a-f]{32}$")
 _NAME_CHARACTERS = re.compile(r"[/\w.\- :]*")
 
 
@@ -120,6 +120,29 @@ class FitContext:
     def repeated(self) -> bool:
         """Whether a tuning fit already logged into this parent."""
         return TAG_ESTIMATOR_NAME in self.taken_tags or TAG_MODE in self.taken_tags
+
+    @property
+    def fit_number(self) -> int:
+        """1 for the first tuning fit logged into the parent, 2 for the second, and so on.
+
+        Counted from the parent's tags when the fit started: each earlier fit left one
+        ``estimator_name`` tag (also a fit logged by plain autolog) and one mode tag, the first
+        bare, each later one suffixed ``_<uuid>``.
+        """
+
+        def count(key: str) -> int:
+            return sum(
+                1 for tag in self.taken_tags
+                if tag == key or ((m := _SUFFIXED.match(tag)) is not None and m["name"] == key)
+            )
+
+        return 1 + max(count(TAG_ESTIMATOR_NAME), count(TAG_MODE))
+
+    def child_run_name(self, name: str) -> str:
+        """Return a child's run name: ``name`` (``maxDepth=5,maxBins=8``) for the first fit into
+        the parent, ``fit <n>: <name>`` for the n-th."""
+        number = self.fit_number
+        return name if number == 1 else f"fit {number}: {name}"
 
     def param_key(self, key: str) -> str:
         """Return ``key``, or ``key_<fit_id>`` when the parent already has that param."""
@@ -286,6 +309,22 @@ def parent_content(ctx: FitContext, fit: TuningFit) -> tuple[dict[str, str], dic
     return params, tags
 
 
+def best_params(
+    ctx: FitContext, fit: TuningFit, *, logged: Iterable[str] = ()
+) -> dict[str, str]:
+    """Return the parent's ``best_<tuned param>`` params: the best map's values under the names
+    its child run uses (bare, ``Stage.name`` on a clash), suffixed on a clash; empty without a
+    best. Names in ``logged`` (already logged by this fit, e.g. by autolog) are left out."""
+    if fit.best_index is None:
+        return {}
+    skip = frozenset(logged)
+    return {
+        ctx.param_key(BEST_PREFIX + k): v
+        for k, v in fit.maps[fit.best_index].params.items()
+        if BEST_PREFIX + k not in skip
+    }
+
+
 def best_metrics(ctx: FitContext, fit: TuningFit) -> dict[str, float]:
     """Return the parent's ``best_<metric>`` metric, suffixed on a clash; empty without a best."""
     value = fit.best_metric
@@ -295,8 +334,10 @@ def best_metrics(ctx: FitContext, fit: TuningFit) -> dict[str, float]:
 
 
 def log_parent(ctx: FitContext, fit: TuningFit, *, settings: bool = True) -> None:
-    """Log the tuner's settings (unless ``settings=False``) and the best metric on the parent."""
+    """Log the tuner's settings (unless ``settings=False``), the best map's values and the best
+    metric on the parent."""
     params, tags = parent_content(ctx, fit) if settings else ({}, {})
+    params = {**params, **best_params(ctx, fit)}
     try:
         write_batch(
             ctx, ctx.parent_run_id, params=params, tags=tags, metrics=best_metrics(ctx, fit)
@@ -314,12 +355,10 @@ def child_tags(
     tags.update(
         {
             TAG_PARENT_RUN_ID: ctx.parent_run_id,
-            TAG_RUN_NAME: info.run_name,
-            TAG_MAP_INDEX: str(info.index),
-            TAG_FIT_ID: ctx.fit_id,
+            TAG_RUN_NAME: ctx.child_run_name(info.run_name),
             TAG_CHILD_KEY: f"{ctx.fit_id}:{info.index}",
             TAG_ESTIMATOR_NAME: estimator_name,
-            TAG_TUNED_PARAMS: json.dumps(sorted(info.params)),
+            TAG_TUNED_PARAMS: json.dumps(list(info.params)),
         }
     )
     if info.index == fit.best_index:
@@ -467,7 +506,7 @@ def log_children(
         try:
             tags = child_tags(ctx, fit, info, estimator_name)
             run = ctx.client.create_run(
-                ctx.experiment_id, start_time=ctx.start_ms, tags=tags, run_name=info.run_name
+                ctx.experiment_id, start_time=ctx.start_ms, tags=tags, run_name=tags[TAG_RUN_NAME]
             )
             with ctx.lock:
                 ctx.child_runs[info.index] = run.info.run_id
@@ -525,22 +564,22 @@ def remove_duplicate_children(ctx: FitContext, kept: Mapping[int, str]) -> int:
     A create that a gateway answered with an error after the server had done it is retried by
     mlflow's HTTP layer (it retries POSTs on 429/5xx and dropped connections), which leaves a
     second run for that map: created, never written to, RUNNING. ``kept`` maps each map index to
-    the run the fit used; every other run tagged with this fit's id whose map index is in
-    ``kept`` is such a copy and is deleted (``delete_run``: it leaves searches and the UI). Runs
-    of a map without a kept run are left for ``replay`` to complete. Local stores do not retry,
-    so nothing is searched there.
+    the run the fit used; every other child of the parent whose child key
+    (``<fit_id>:<map index>``) names this fit and a map in ``kept`` is such a copy and is deleted
+    (``delete_run``: it leaves searches and the UI). Runs of a map without a kept run are left
+    for ``replay`` to complete. Local stores do not retry, so nothing is searched there.
     """
     if not kept or not _remote_store(_compat.tracking_uri_of(ctx.client)):
         return 0
     deleted = 0
     try:
-        from legacy_mllib_tracking.layout import search_all_runs
+        from legacy_mllib_tracking.layout import search_all_runs, split_child_key
 
         for run in search_all_runs(
-            ctx.client, ctx.experiment_id, f"tags.`{TAG_FIT_ID}` = '{ctx.fit_id}'"
+            ctx.client, ctx.experiment_id, f"tags.`{TAG_PARENT_RUN_ID}` = '{ctx.parent_run_id}'"
         ):
-            index = run.data.tags.get(TAG_MAP_INDEX, "")
-            if not index.isdigit() or int(index) not in kept:
+            fit_id, index = split_child_key(run.data.tags.get(TAG_CHILD_KEY, ""))
+            if fit_id != ctx.fit_id or not index or not index.isdigit() or int(index) not in kept:
                 continue
             if run.info.run_id != kept[int(index)]:
                 ctx.client.delete_run(run.info.run_id)
@@ -557,14 +596,18 @@ def spool_record(
     parent: dict[str, Any] = {}
     if not ctx.parent_logged:
         params, tags = parent_content(ctx, fit)
-        parent = {"params": params, "tags": tags, "metrics": best_metrics(ctx, fit)}
+        parent = {
+            "params": {**params, **best_params(ctx, fit)},
+            "tags": tags,
+            "metrics": best_metrics(ctx, fit),
+        }
     estimator_name = fit.settings.get("estimator", "")
     with ctx.lock:  # threads of a cancelled log_children may still be adding
         logged = set(ctx.logged_children)
     children = [
         {
             "index": info.index,
-            "run_name": info.run_name,
+            "run_name": ctx.child_run_name(info.run_name),
             "params": dict(info.params),
             "metrics": dict(info.metrics),
             "tags": child_tags(ctx, fit, info, estimator_name),

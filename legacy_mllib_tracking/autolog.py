@@ -8,7 +8,8 @@ and children, so the fixes cost no extra round trip:
   autolog's qualified ones (``DecisionTreeClassifier.maxDepth``);
 - a second fit into the same run gets ``_<uuid>`` suffixes on every param, tag and artifact name the
   parent already has, instead of "Changing param values is not allowed" and a lost fit;
-- children get a run name saying which map they tested and their map index.
+- children get a run name saying which map they tested (and which fit, when the run holds more
+  than one) and their child key ``<fit_id>:<map index>``.
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ from legacy_mllib_tracking._tuning import grid_params, grid_run_names
 from legacy_mllib_tracking._writer import FitContext
 from legacy_mllib_tracking.errors import InvalidAutologOption, TrackingWarning
 from legacy_mllib_tracking.keys import (
-    TAG_FIT_ID,
-    TAG_MAP_INDEX,
+    TAG_CHILD_KEY,
     TAG_PARENT_RUN_ID,
     TAG_RUN_NAME,
     TAG_TUNED_PARAMS,
@@ -294,13 +294,13 @@ def install_client_fixes(patches: PatchSet) -> None:
                 index = fix.next_child
                 fix.next_child += 1
             if index < len(fix.names_by_map):
-                tags.setdefault(TAG_RUN_NAME, fix.names_by_map[index])
+                name = fix.ctx.child_run_name(fix.names_by_map[index])
+                tags.setdefault(TAG_RUN_NAME, name)
                 if "run_name" in signature.parameters and not bound.arguments.get("run_name"):
-                    bound.arguments["run_name"] = fix.names_by_map[index]
-            tags[TAG_MAP_INDEX] = str(index)
+                    bound.arguments["run_name"] = name
             if index < len(fix.params_by_map):
-                tags[TAG_TUNED_PARAMS] = json.dumps(sorted(fix.params_by_map[index]))
-            tags[TAG_FIT_ID] = fix.ctx.fit_id
+                tags[TAG_TUNED_PARAMS] = json.dumps(list(fix.params_by_map[index]))
+            tags[TAG_CHILD_KEY] = f"{fix.ctx.fit_id}:{index}"
             bound.arguments["tags"] = tags
             run = original(*bound.args, **bound.kwargs)
             with _lock:

@@ -1,4 +1,4 @@
-"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo``.
+"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo | ui``.
 
 Also runs as ``python -m legacy_mllib_tracking``.
 
@@ -29,9 +29,7 @@ from legacy_mllib_tracking.keys import (
     CONF_TRACK,
     TAG_ESTIMATOR_NAME,
     TAG_LARGER_IS_BETTER,
-    TAG_MAP_INDEX,
     TAG_PARENT_RUN_ID,
-    TAG_TUNED_PARAMS,
 )
 
 __all__ = ["main", "render_tree"]
@@ -170,8 +168,12 @@ def render_tree(layout: Any, *, width: int = 80) -> str:
 
     Children are sorted by the tuned metric, best first (larger-is-better as the parent's
     ``legacy_mllib_tracking.larger_is_better`` tag says, else as the best-tagged child shows),
-    and the best child is marked with ``*``.
+    the best child is marked with ``*``, and tuned params are shown in the grid's order. A run
+    holding more than one tuning fit shows one group per fit (``fit 2 of 2: ...``), in the order
+    the fits started, each with its own best.
     """
+    from legacy_mllib_tracking.layout import fits_in_order
+
     parent = layout.parent
     lines = [
         f"parent run {parent.run_id}  {parent.status}  "
@@ -185,11 +187,43 @@ def render_tree(layout: Any, *, width: int = 80) -> str:
     if settings:
         lines.extend(textwrap.wrap(settings, width=width, initial_indent="  ",
                                    subsequent_indent="  "))
-    metric = _metric_key(layout)
-    children = list(layout.children)
+    fits = fits_in_order(layout.children)
+    marked = False
+    for number, fit_id in enumerate(fits, start=1):
+        children = [c for c in layout.children if c.fit_id == fit_id]
+        if len(fits) > 1:
+            tuner = _fit_tag(parent, TAG_ESTIMATOR_NAME, fit_id) or "tuning fit"
+            heading = f"  fit {number} of {len(fits)}: {tuner}, {len(children)} child runs"
+            lines.append((heading + (f", fit id {fit_id[:8]}" if fit_id else ""))[:width])
+        group, best = _render_fit(parent, fit_id, children, width)
+        lines.extend(group)
+        marked = marked or best
+    footer = f"  {len(layout.children)} child runs"
+    if marked:
+        footer += "; * marks the best" + (" of each fit" if len(fits) > 1 else "")
+    lines.append(footer)
+    return "\n".join(lines)
+
+
+def _fit_tag(parent: Any, key: str, fit_id: str | None) -> str | None:
+    """The parent's tag ``key`` as the fit ``fit_id`` logged it: suffixed ``_<fit_id>`` for a
+    repeated fit, bare for the first."""
+    value = parent.tags.get(f"{key}_{fit_id}") if fit_id else None
+    if value is None:
+        value = parent.tags.get(key)
+    return None if value is None else str(value)
+
+
+def _render_fit(
+    parent: Any, fit_id: str | None, children: list[Any], width: int
+) -> tuple[list[str], bool]:
+    """The header and child rows of one fit; and whether a child is marked best."""
+    from legacy_mllib_tracking.layout import tuned_param_names
+
+    metric = _metric_key(children)
     best = [c for c in children if c.is_best]
     larger = True
-    flagged = parent.tags.get(TAG_LARGER_IS_BETTER)
+    flagged = _fit_tag(parent, TAG_LARGER_IS_BETTER, fit_id)
     if flagged in ("true", "false"):
         larger = flagged == "true"
     elif best and metric is not None:
@@ -209,16 +243,14 @@ def render_tree(layout: Any, *, width: int = 80) -> str:
                 return (True, 0.0)
             return (False, -value if larger else value)
 
-        children.sort(key=key)
-    tuned = _tuned_names(children)
-    for child in children:
-        raw = child.tags.get(TAG_TUNED_PARAMS)
-        if raw:
-            with contextlib.suppress(ValueError):
-                tuned = list(dict.fromkeys([*json.loads(raw), *tuned]))
-            break
+        children = sorted(children, key=key)
+    # The grid's order: children hold their tuned names in it (map order, first seen first).
+    in_map_order = sorted(children, key=lambda c: (c.map_index is None, c.map_index or 0))
+    tuned = list(
+        dict.fromkeys(n for c in in_map_order for n in tuned_param_names(c, children))
+    )
     header = f"  {'':1} {'child':<8} {metric or 'metric':>16}  tuned params"
-    lines.append(header[:width])
+    lines = [header[:width]]
     for child in children:
         params = ",".join(f"{k}={child.params[k]}" for k in tuned if k in child.params)
         mark = "*" if child.is_best else " "
@@ -227,37 +259,19 @@ def render_tree(layout: Any, *, width: int = 80) -> str:
         if len(row) > width:
             row = row[: width - 3] + "..."
         lines.append(row)
-    lines.append(f"  {len(children)} child runs" + ("; * marks the best" if best else ""))
-    return "\n".join(lines)
+    return lines, bool(best)
 
 
-def _metric_key(layout: Any) -> str | None:
-    for child in layout.children:
+def _metric_key(children: Sequence[Any]) -> str | None:
+    for child in children:
         for key in child.metrics:
             if key.startswith(AVG_PREFIX):
                 return str(key)
-    for child in layout.children:
+    for child in children:
         for key in child.metrics:
             if not key.startswith("std_"):
                 return str(key)
     return None
-
-
-def _tuned_names(children: Sequence[Any]) -> list[str]:
-    """Params whose values differ across children (the tuned ones), bare names first.
-
-    A qualified ``Stage.name`` is shown only when no bare ``name`` is (autolog logs both).
-    """
-    if not children:
-        return []
-    keys: dict[str, None] = {}
-    for child in children:
-        for key in child.params:
-            keys.setdefault(key, None)
-    varying = [k for k in keys if len({c.params.get(k) for c in children}) > 1]
-    bare = [k for k in varying if "." not in k]
-    qualified = [k for k in varying if "." in k and k.rsplit(".", 1)[1] not in bare]
-    return bare + qualified
 
 
 def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
@@ -297,7 +311,7 @@ def _child_of(layout: Any) -> str | None:
 def _not_a_child(layout: Any, command: str) -> None:
     parent = _child_of(layout)
     if parent is not None:
-        index = layout.parent.tags.get(TAG_MAP_INDEX)
+        index = layout.parent.map_index
         raise _UsageError(
             f"run {layout.parent.run_id} is a child run"
             + (f" (param map {index})" if index is not None else "")
@@ -378,6 +392,22 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if kept else 0
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking import _ui
+
+    uri = args.tracking_uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    problem = _ui.store_problem(uri)
+    if problem is not None:
+        raise _UsageError(problem)
+    if not 1 <= args.port <= 65535:
+        raise _UsageError(f"--port must be from 1 to 65535, got {args.port}")
+    if _ui.port_in_use(args.port):
+        raise _UsageError(
+            f"port {args.port} on 127.0.0.1 is in use (another MLflow UI?); pass --port N"
+        )
+    return _ui.serve(uri, args.port)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking import demo
     from legacy_mllib_tracking._safety import store_unreachable
@@ -453,6 +483,15 @@ def _parser() -> argparse.ArgumentParser:
         help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
     )
     demo.set_defaults(func=_demo)
+    ui = sub.add_parser(
+        "ui", help="open the MLflow UI on a local store (the demo's) on 127.0.0.1; Ctrl-C stops it"
+    )
+    ui.add_argument(
+        "--tracking-uri",
+        help="the store to show (default: sqlite:///mlflow.db in the working directory)",
+    )
+    ui.add_argument("--port", type=int, default=5000, help="port on 127.0.0.1 (default: 5000)")
+    ui.set_defaults(func=_ui)
     return parser
 
 

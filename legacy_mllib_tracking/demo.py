@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
+import shutil
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pyspark is the user's dependency: imported for annotations only
     from pyspark.sql import DataFrame, SparkSession
 
-__all__ = ["make_data", "run"]
+__all__ = ["make_data", "run", "ui_command"]
 
 EXPERIMENT = "legacy-mllib-tracking-demo"
 
@@ -30,6 +33,27 @@ def make_data(spark: SparkSession, rows: int = 2000, seed: int = 7) -> DataFrame
     return assembler.transform(frame).select("features", "label")
 
 
+def ui_command(uri: str, workdir: Path) -> str:
+    """The command that opens the MLflow UI on the store ``uri``, as it runs from ``workdir``:
+    ``legacy-mllib-tracking ui`` when that is on PATH, else this interpreter's script (``./dev
+    demo`` runs from ``.venv``, which is not on PATH)."""
+    script = Path(sys.executable).parent / "legacy-mllib-tracking"
+    on_path = shutil.which("legacy-mllib-tracking")
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        command = "legacy-mllib-tracking"
+    elif script.is_file():
+        try:
+            command = str(script.relative_to(workdir.resolve()))
+        except ValueError:
+            command = str(script)
+    else:
+        command = f"{sys.executable} -m legacy_mllib_tracking"
+    default = f"sqlite:///{workdir / 'mlflow.db'}"
+    return f"{shlex.quote(command)} ui" + (
+        "" if uri == default else f" --tracking-uri {shlex.quote(uri)}"
+    )
+
+
 def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
     """Run the demo; return the exit status."""
     import mlflow
@@ -39,6 +63,7 @@ def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
     from pyspark.sql import SparkSession
 
     from legacy_mllib_tracking import configure, inspect_run_layout, reset
+    from legacy_mllib_tracking._tuning import parent_run_name
     from legacy_mllib_tracking.cli import render_tree
     from legacy_mllib_tracking.routing import Mode
 
@@ -81,7 +106,9 @@ def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
             seed=42,
         )
         started = time.perf_counter()
-        with mlflow.start_run(run_name="demo-crossvalidator") as run:
+        # The run name says the mode, so the AUTOLOG and the LEGACY (--runtime 9.1) runs of the
+        # demo tell apart in the experiment's runs table.
+        with mlflow.start_run(run_name=f"{decision.mode.value}: {parent_run_name(cv)}") as run:
             cv.fit(data)
         seconds = time.perf_counter() - started
         print(f"fitted CrossValidator (6 param maps x 3 folds) in {seconds:.1f} s\n")
@@ -90,8 +117,8 @@ def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
         print(render_tree(inspect_run_layout(run.info.run_id)))
         print()
         if uri.startswith("sqlite:///"):
-            print("open the MLflow UI on this store with:")
-            print(f"  mlflow ui --backend-store-uri {uri} --port 5000")
+            print("open the MLflow UI on this store (http://127.0.0.1:5000, Ctrl-C stops it):")
+            print(f"  {ui_command(uri, workdir)}")
         else:
             print(f"runs are in {uri}")
     finally:

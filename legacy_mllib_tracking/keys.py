@@ -25,20 +25,25 @@ TAG_RUN_NAME = "mlflow.runName"
 _PREFIX = "legacy_mllib_tracking."
 #: On the parent: the mode that logged the tuning fit ("legacy" or "autolog").
 TAG_MODE = _PREFIX + "mode"
-#: On the parent: the tuning estimator's class name ("CrossValidator"); same key as mlflow autolog.
+#: On the parent: the tuning estimator's class name ("CrossValidator"); on each child: the tuned
+#: estimator's ("LogisticRegression"); same key as mlflow autolog.
 TAG_ESTIMATOR_NAME = "estimator_name"
 #: On the parent: the tuning estimator's fully qualified class name; same key as mlflow autolog.
 TAG_ESTIMATOR_CLASS = "estimator_class"
 #: On the parent: "true" when the evaluator's metric is larger-is-better, else "false".
 TAG_LARGER_IS_BETTER = _PREFIX + "larger_is_better"
-#: On each child: the index of its param map in ``getEstimatorParamMaps()``.
-TAG_MAP_INDEX = _PREFIX + "map_index"
-#: On each child: the uuid of the ``fit()`` call that logged it (one per fit).
-TAG_FIT_ID = _PREFIX + "fit_id"
-#: On each child: ``<fit_id>:<map index>``, the idempotency key that replay checks before creating.
+#: On each child: ``<fit_id>:<map index>``: which ``fit()`` call logged it (a uuid4 hex, one per
+#: fit, also the ``_<uuid>`` suffix of that fit's names on the parent) and the index of its param
+#: map in ``getEstimatorParamMaps()``. Replay checks it before creating a child (idempotency key);
+#: the layout reader groups children by fit and orders them by map with it.
 TAG_CHILD_KEY = _PREFIX + "child_key"
-#: On each child: the JSON list of its tuned param names, as logged (bare, or ``Stage.name``).
+#: On each child: the JSON list of its tuned param names, as logged (bare, or ``Stage.name``), in
+#: the grid's order; the layout reader keys children on these params.
 TAG_TUNED_PARAMS = _PREFIX + "tuned_params"
+#: Read from runs logged by earlier versions (no longer written; ``TAG_CHILD_KEY`` holds both):
+#: the child's map index and its fit's uuid.
+TAG_MAP_INDEX = _PREFIX + "map_index"
+TAG_FIT_ID = _PREFIX + "fit_id"
 #: On the best child: "true".
 TAG_BEST = _PREFIX + "best"
 
@@ -55,7 +60,7 @@ TUNER_SETTINGS = {
 # --- metrics ------------------------------------------------------------------------------------
 AVG_PREFIX = "avg_"  # CrossValidator child metric: avg_<metricName>
 STD_PREFIX = "std_"  # CrossValidator child metric where pyspark has stdMetrics: std_<metricName>
-BEST_PREFIX = "best_"  # parent metric: best_<child metric key>
+BEST_PREFIX = "best_"  # parent: metric best_<child metric key>, params best_<tuned param>
 
 # --- the autolog integration --------------------------------------------------------------------
 MLFLOW_AUTOLOG_FLAVOR = "pyspark.ml"

@@ -18,6 +18,7 @@ from legacy_mllib_tracking.keys import (
     PARAM_METRIC_NAME,
     STD_PREFIX,
     TAG_BEST,
+    TAG_CHILD_KEY,
     TAG_ESTIMATOR_NAME,
     TAG_FIT_ID,
     TAG_MAP_INDEX,
@@ -63,9 +64,20 @@ class RunView:
 
     @property
     def map_index(self) -> int | None:
-        """The child's param-map index tag, or ``None``."""
-        value = self.tags.get(TAG_MAP_INDEX)
+        """The child's param-map index (from its child key), or ``None``."""
+        value = self.tags.get(TAG_MAP_INDEX)  # runs logged by earlier versions
+        if value is None:
+            value = split_child_key(self.tags.get(TAG_CHILD_KEY, ""))[1]
         return int(value) if value is not None and value.isdigit() else None
+
+    @property
+    def fit_id(self) -> str | None:
+        """The uuid of the ``fit()`` call that logged this child (from its child key), or
+        ``None`` (a run logged without this library)."""
+        value = self.tags.get(TAG_FIT_ID)  # runs logged by earlier versions
+        if value is None:
+            value = split_child_key(self.tags.get(TAG_CHILD_KEY, ""))[0]
+        return value or None
 
     @property
     def is_best(self) -> bool:
@@ -75,7 +87,8 @@ class RunView:
 
 @dataclass(frozen=True)
 class RunLayout:
-    """A parent run and its children, children ordered by map index, then start time."""
+    """A parent run and its children, grouped by fit (in the order the fits started), each fit's
+    children ordered by map index, then start time."""
 
     parent: RunView
     children: tuple[RunView, ...]
@@ -94,6 +107,32 @@ class RunLayout:
             }
 
         return {"parent": view(self.parent), "children": [view(c) for c in self.children]}
+
+
+def split_child_key(key: str) -> tuple[str | None, str | None]:
+    """Split a child key ``<fit_id>:<map index>`` into its two parts (``None`` where absent)."""
+    fit_id, sep, index = key.rpartition(":")
+    if not sep:
+        return None, None
+    return fit_id or None, index or None
+
+
+def fits_in_order(children: Sequence[RunView]) -> list[str | None]:
+    """Return the fit ids of ``children`` in the order the fits started (first fit first).
+
+    A fit's children share a start time (LEGACY: the fit's start; autolog: the parent's, the
+    same for every fit) and an end time (when the fit logged them), so fits are ordered by their
+    earliest child's start, then end time. Children without a fit id (runs logged without this
+    library) form one fit, ``None``.
+    """
+    never = 2**63
+    started: dict[str | None, tuple[int, int, str]] = {}
+    for child in children:
+        end = child.end_time if child.end_time is not None else never
+        key = (child.start_time, end, child.run_id)
+        if child.fit_id not in started or key < started[child.fit_id]:
+            started[child.fit_id] = key
+    return sorted(started, key=lambda fit: started[fit])
 
 
 def _view(run: Any) -> RunView:
@@ -158,8 +197,11 @@ def inspect_run_layout(
             client, parent.info.experiment_id, f"tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'"
         )
     ]
+    order = {fit: n for n, fit in enumerate(fits_in_order(children))}
     children.sort(
-        key=lambda c: (c.map_index is None, c.map_index or 0, c.start_time, c.run_id)
+        key=lambda c: (
+            order[c.fit_id], c.map_index is None, c.map_index or 0, c.start_time, c.run_id
+        )
     )
     return RunLayout(_view(parent), tuple(children))
 
@@ -174,6 +216,7 @@ _VOLATILE_TAGS = frozenset(
     {
         TAG_RUN_NAME,
         TAG_PARENT_RUN_ID,
+        TAG_CHILD_KEY,
         TAG_FIT_ID,
         TAG_MAP_INDEX,
         TAG_MODE,
@@ -205,17 +248,25 @@ def _norm(name: str) -> str:
     return _UUID_SUFFIX.sub("_<uuid>", name)
 
 
-def _tuned_names(child: RunView, siblings: Sequence[RunView]) -> tuple[str, ...]:
+def tuned_param_names(child: RunView, siblings: Sequence[RunView]) -> tuple[str, ...]:
+    """Return the names of ``child``'s tuned params, in the grid's order.
+
+    From its ``tuned_params`` tag (earlier versions hold them sorted by name). A run logged
+    without the tag (an old Databricks run, plain autolog) counts the params whose values differ
+    across ``siblings`` (the children of its fit), sorted; a qualified ``Stage.name`` only where
+    no bare ``name`` differs too.
+    """
     raw = child.tags.get(TAG_TUNED_PARAMS)
     if raw:
         try:
-            return tuple(sorted(json.loads(raw)))
+            names = json.loads(raw)
         except ValueError:
-            pass
-    # Runs logged without our tag (old Databricks runs, plain autolog): the params that vary.
-    return tuple(
-        sorted(k for k in child.params if len({s.params.get(k) for s in siblings}) > 1)
-    )
+            names = None
+        if isinstance(names, list):
+            return tuple(str(name) for name in names)
+    varying = sorted(k for k in child.params if len({s.params.get(k) for s in siblings}) > 1)
+    bare = {k for k in varying if "." not in k}
+    return tuple(k for k in varying if "." not in k or k.rsplit(".", 1)[1] not in bare)
 
 
 @dataclass(frozen=True)
@@ -223,7 +274,8 @@ class ChildShape:
     """A child run, normalised: what it tested and what it logged.
 
     Attributes:
-        key: its tuned params as sorted ``(name, value)`` pairs; children are matched on it.
+        key: its tuned params as ``(name, value)`` pairs in the grid's order; children are
+            matched on these pairs whatever their order.
         status: the run status.
         params: every param ``name -> value`` (volatile names normalised).
         metrics: metric ``name -> value``.
@@ -246,7 +298,7 @@ class LayoutShape:
         metrics: the parent's metrics ``name -> value``.
         tags: the parent's non-volatile tag names, with their values for contract tags.
         status: the parent's status.
-        children: one :class:`ChildShape` per child, sorted by key.
+        children: one :class:`ChildShape` per child, sorted by their sorted key.
     """
 
     params: Mapping[str, str]
@@ -261,10 +313,8 @@ def normalize_layout(layout: RunLayout) -> LayoutShape:
     parent = layout.parent
     children = []
     for child in layout.children:
-        siblings = [
-            c for c in layout.children if c.tags.get(TAG_FIT_ID) == child.tags.get(TAG_FIT_ID)
-        ]
-        tuned = _tuned_names(child, siblings)
+        siblings = [c for c in layout.children if c.fit_id == child.fit_id]
+        tuned = tuned_param_names(child, siblings)
         children.append(
             ChildShape(
                 key=tuple((name, child.params.get(name, "")) for name in tuned),
@@ -274,7 +324,7 @@ def normalize_layout(layout: RunLayout) -> LayoutShape:
                 tags=frozenset(_norm(k) for k in child.tags if k not in _VOLATILE_TAGS),
             )
         )
-    children.sort(key=lambda c: (c.key, sorted(c.metrics)))
+    children.sort(key=lambda c: (sorted(c.key), c.key, sorted(c.metrics)))
     return LayoutShape(
         params={_norm(k): v for k, v in parent.params.items()},
         metrics={_norm(k): v for k, v in parent.metrics.items()},
@@ -295,8 +345,11 @@ def _as_shape(value: RunLayout | LayoutShape | str, tracking_uri: str | None) ->
     return normalize_layout(value)
 
 
-def _contract_parent_param(name: str) -> bool:
-    return name.split("_<uuid>")[0] in _CONTRACT_PARENT_PARAMS
+def _contract_parent_param(name: str, tuned: frozenset[str]) -> bool:
+    base = name.split("_<uuid>")[0]
+    return base in _CONTRACT_PARENT_PARAMS or (
+        base.startswith(BEST_PREFIX) and base[len(BEST_PREFIX) :] in tuned
+    )
 
 
 def _contract_metric(name: str) -> bool:
@@ -341,7 +394,8 @@ def diff_layouts(
     Args:
         a, b: a :class:`RunLayout`, a normalised :class:`LayoutShape`, or a parent run id.
         scope: ``"contract"`` compares only what SPEC 5 guarantees (the tuner's settings, the
-            children keyed by their tuned params, their contract metric names and statuses), so
+            winning values ``best_<tuned param>`` and the best metric on the parent, the children
+            keyed by their tuned params, their contract metric names and statuses), so
             AUTOLOG's extra params and artifacts are no difference; ``"full"`` compares every
             param (names and values), tag name and metric name of parent and children.
         metric_tolerance: ``None`` compares metric names only; a number also compares values
@@ -378,7 +432,11 @@ def diff_layouts(
         if not contract:
             return dict(shape.params)
         # "" is pyspark's unset foldCol: autolog logs it, the contract logs foldCol only where set.
-        return {k: v for k, v in shape.params.items() if _contract_parent_param(k) and v != ""}
+        # The winning values are logged as best_<tuned param>, under the children's names.
+        tuned = frozenset(name for child in shape.children for name, _ in child.key)
+        return {
+            k: v for k, v in shape.params.items() if _contract_parent_param(k, tuned) and v != ""
+        }
 
     out += _compare_maps("parent params", pick_params(sa), pick_params(sb), values=True)
     pm_a = {k: v for k, v in sa.metrics.items() if not contract or k.startswith(BEST_PREFIX)}
@@ -393,14 +451,17 @@ def diff_layouts(
     def label(key: tuple[tuple[str, str], ...]) -> str:
         return "child {" + ",".join(f"{n}={v}" for n, v in key) + "}"
 
+    # Children are matched on their tuned (name, value) pairs in any order, and named by the
+    # grid's order (A's where both have the child).
     groups_a: dict[Any, list[ChildShape]] = {}
     groups_b: dict[Any, list[ChildShape]] = {}
     for child in sa.children:
-        groups_a.setdefault(child.key, []).append(child)
+        groups_a.setdefault(tuple(sorted(child.key)), []).append(child)
     for child in sb.children:
-        groups_b.setdefault(child.key, []).append(child)
-    for key in sorted(set(groups_a) | set(groups_b)):
-        ca, cb = groups_a.get(key, []), groups_b.get(key, [])
+        groups_b.setdefault(tuple(sorted(child.key)), []).append(child)
+    for match in sorted(set(groups_a) | set(groups_b)):
+        ca, cb = groups_a.get(match, []), groups_b.get(match, [])
+        key = (ca or cb)[0].key
         if len(ca) != len(cb):
             if not cb:
                 out.append(f"{label(key)}: only in A")

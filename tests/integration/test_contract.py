@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import mlflow
@@ -9,11 +10,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from legacy_mllib_tracking import configure, inspect_run_layout
+from legacy_mllib_tracking.cli import render_tree
 from legacy_mllib_tracking.keys import (
     BEST_PREFIX,
     TAG_BEST,
-    TAG_FIT_ID,
-    TAG_MAP_INDEX,
     TAG_MODE,
     TAG_PARENT_RUN_ID,
     TUNER_SETTINGS,
@@ -52,22 +52,33 @@ def assert_contract(run_id: str, *, kind: str, mode: str, fits: int = 1) -> Any:
         if kind == "cv":
             assert f"std_{METRIC}" in child.metrics
         seen.append((child.params["regParam"], child.params["elasticNetParam"]))
-        assert child.name == (
-            f"regParam={child.params['regParam']},elasticNetParam={child.params['elasticNetParam']}"
-        )
         assert child.map_index in range(4)
     assert sorted(seen) == sorted(list(grid_values(kind)) * fits)
     by_fit: dict[str, list[Any]] = {}
-    for child in layout.children:
-        by_fit.setdefault(child.tags[TAG_FIT_ID], []).append(child)
+    for child in layout.children:  # grouped by fit, first fit first
+        by_fit.setdefault(child.fit_id, []).append(child)
     assert len(by_fit) == fits
     best_values = []
-    for children in by_fit.values():
+    for number, (fit_id, children) in enumerate(by_fit.items(), start=1):
+        assert [c.map_index for c in children] == [0, 1, 2, 3]
+        # run names say the map in the grid's order, and the fit when the run holds several
+        prefix = "" if number == 1 else f"fit {number}: "
+        for child in children:
+            assert child.name == (
+                f"{prefix}regParam={child.params['regParam']},"
+                f"elasticNetParam={child.params['elasticNetParam']}"
+            )
         best = [c for c in children if c.tags.get(TAG_BEST) == "true"]
         assert len(best) == 1
         best_value = max(c.metrics[metric] for c in children)
         assert best[0].metrics[metric] == pytest.approx(best_value)
         best_values.append(best_value)
+        # the winning values on the parent, under the children's bare names (suffixed per fit)
+        suffix = "" if number == 1 else f"_{fit_id}"
+        for name in ("regParam", "elasticNetParam"):
+            assert parent.params[f"{BEST_PREFIX}{name}{suffix}"] == best[0].params[name], (
+                sorted(parent.params)
+            )
     best_on_parent = [v for k, v in parent.metrics.items() if k.startswith(BEST_PREFIX + metric)]
     assert sorted(best_on_parent) == pytest.approx(sorted(best_values))
     # A saved search on the bare name finds the children (also for a tuned Pipeline).
@@ -115,30 +126,52 @@ def test_layout_contract(
 
 
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
+@pytest.mark.parametrize("kind", ["cv", "tvs"])
 def test_repeated_fit_in_one_run_keeps_both(
-    spark: Any, experiment: str, data: Any, mode: str
+    spark: Any, experiment: str, data: Any, mode: str, kind: str
 ) -> None:
-    """A second fit in one run logs into the same parent with _<uuid> suffixes, losing nothing."""
+    """A second fit in one run logs into the same parent with _<uuid> suffixes, losing nothing;
+    its children's names say "fit 2", and its winning values are on the parent, suffixed."""
     _configure(spark, mode)
-    first = tuner("cv")
-    second = tuner("cv")
-    second.setNumFolds(3)
+    first = tuner(kind)
+    second = tuner(kind)
+    if kind == "cv":
+        setting, before, after = "numFolds", "2", "3"
+        second.setNumFolds(3)
+    else:
+        setting, before, after = "trainRatio", "0.7", "0.6"
+        second.setTrainRatio(0.6)
     with mlflow.start_run() as run:
         first.fit(data)
         second.fit(data)
-    layout = assert_contract(run.info.run_id, kind="cv", mode=mode, fits=2)
+    layout = assert_contract(run.info.run_id, kind=kind, mode=mode, fits=2)
     params = layout.parent.params
-    assert params["numFolds"] == "2"
-    suffixed = {k: v for k, v in params.items() if k.startswith("numFolds_")}
-    assert list(suffixed.values()) == ["3"], params
+    assert params[setting] == before
+    suffixed = {k: v for k, v in params.items() if k.startswith(f"{setting}_")}
+    assert list(suffixed.values()) == [after], params
     fit_id = next(iter(suffixed)).split("_", 1)[1]
     assert len(fit_id) == 32
     # every parent param of the second fit carries the same uuid
     for key in ("seed", "estimator", "evaluator", "metricName"):
         assert f"{key}_{fit_id}" in params
     assert f"{TAG_MODE}_{fit_id}" in layout.parent.tags
-    indices = sorted(c.tags[TAG_MAP_INDEX] for c in layout.children)
-    assert indices == sorted(["0", "1", "2", "3"] * 2)
+    assert [c.fit_id for c in layout.children[4:]] == [fit_id] * 4
+    indices = sorted(c.map_index for c in layout.children)
+    assert indices == sorted([0, 1, 2, 3] * 2)
+    # `tree` shows one group per fit, first fit first, each with its own best, params in the
+    # grid's order
+    lines = render_tree(layout).splitlines()
+    headings = [n for n, line in enumerate(lines) if line.startswith("  fit ")]
+    assert [lines[n].split(",")[0] for n in headings] == [
+        f"  fit 1 of 2: {type(first).__name__}", f"  fit 2 of 2: {type(second).__name__}"
+    ]
+    assert lines[headings[1]].endswith(f"fit id {fit_id[:8]}")
+    for start, end in ((headings[0], headings[1]), (headings[1], len(lines) - 1)):
+        rows = lines[start + 2 : end]
+        assert len(rows) == 4 and rows[0].startswith("  * "), lines
+        assert [r for r in rows if r.startswith("  * ")] == [rows[0]]
+        assert all(re.search(r"  regParam=[0-9.]+,elasticNetParam=[0-9.]+$", r) for r in rows)
+    assert lines[-1] == "  8 child runs; * marks the best of each fit"
 
 
 def test_autolog_keeps_autologs_own_content(spark: Any, experiment: str, data: Any) -> None:

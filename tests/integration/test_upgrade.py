@@ -69,8 +69,9 @@ def test_different_grid_is_named_in_the_diff(spark: Any, experiment: str, data: 
     a, _ = _fit_under(spark, "9.1", tuner("cv"), data)
     b, _ = _fit_under(spark, "9.1", changed, data)
     differences = diff_layouts(a, b)
-    assert "child {elasticNetParam=0.0,regParam=0.5}: only in A" in differences
-    assert "child {elasticNetParam=0.0,regParam=0.2}: only in B" in differences
+    # children are named by their tuned params in the grid's order, as their run names are
+    assert "child {regParam=0.5,elasticNetParam=0.0}: only in A" in differences
+    assert "child {regParam=0.2,elasticNetParam=0.0}: only in B" in differences
     with pytest.raises(AssertionError, match=r"regParam=0\.2"):
         assert_same_layout(a, b)
 

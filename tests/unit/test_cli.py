@@ -15,8 +15,12 @@ from legacy_mllib_tracking.keys import (
     ENV_ML_PYTHONPATH,
     ENV_RUNTIME_VERSION,
     TAG_BEST,
+    TAG_CHILD_KEY,
     TAG_ESTIMATOR_NAME,
+    TAG_FIT_ID,
+    TAG_LARGER_IS_BETTER,
     TAG_MAP_INDEX,
+    TAG_TUNED_PARAMS,
 )
 from legacy_mllib_tracking.layout import RunLayout, RunView
 
@@ -406,3 +410,129 @@ def test_demo_against_a_dead_server_fails_at_once_in_one_line(tmp_path: Path) ->
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "not reachable" in lines[0] and str(port) in lines[0]
     assert "starting local Spark" not in result.stdout
+
+
+F1, F2 = "1" * 32, "2" * 32
+
+
+def _two_fits(*, earlier_version: bool) -> RunLayout:
+    """A parent holding two fits: a CV (larger is better) then a TVS scored by rmse (smaller is
+    better). All children share one start time, as autolog's do; the second fit's end later.
+    Grid order is maxDepth, then maxBins. ``earlier_version``: tags as version 0.1.0 wrote them
+    (map_index, fit_id, tuned_params sorted by name)."""
+    parent = RunView(
+        "p" * 32, "p", "FINISHED", {"estimator": "DecisionTreeClassifier"}, {},
+        {
+            TAG_ESTIMATOR_NAME: "CrossValidator",
+            f"{TAG_ESTIMATOR_NAME}_{F2}": "TrainValidationSplit",
+            TAG_LARGER_IS_BETTER: "true",
+            f"{TAG_LARGER_IS_BETTER}_{F2}": "false",
+        },
+        1_000, 9_000,
+    )
+    children = []
+    for fit, metric, values, best, end in (
+        (F2, "rmse", [0.4, 0.2, 0.3], 1, 8_000),  # listed first: order comes from the times
+        (F1, "avg_areaUnderROC", [0.7, 0.9, 0.8], 1, 5_000),
+    ):
+        for index, value in enumerate(values):
+            names = ["maxDepth", "maxBins"]
+            if earlier_version:
+                tags = {TAG_MAP_INDEX: str(index), TAG_FIT_ID: fit,
+                        TAG_TUNED_PARAMS: json.dumps(sorted(names))}
+            else:
+                tags = {TAG_CHILD_KEY: f"{fit}:{index}", TAG_TUNED_PARAMS: json.dumps(names)}
+            if index == best:
+                tags[TAG_BEST] = "true"
+            children.append(RunView(
+                f"{fit[0]}{index}" + "0" * 30, f"c{index}", "FINISHED",
+                {"maxBins": "32", "maxDepth": str(index + 2)}, {metric: value}, tags, 1_000, end,
+            ))
+    return RunLayout(parent, tuple(children))
+
+
+@pytest.mark.parametrize("earlier_version", [False, True], ids=["current", "earlier-version"])
+def test_render_tree_groups_children_by_fit_with_one_best_each(earlier_version: bool) -> None:
+    """Two fits in one run: one group per fit in the order the fits ran, each sorted by its own
+    metric and direction with one ``*``; runs of an earlier version render the same way."""
+    text = render_tree(_two_fits(earlier_version=earlier_version))
+    lines = text.splitlines()
+    headings = [line for line in lines if line.startswith("  fit ")]
+    assert headings == [
+        "  fit 1 of 2: CrossValidator, 3 child runs, fit id 11111111",
+        "  fit 2 of 2: TrainValidationSplit, 3 child runs, fit id 22222222",
+    ]
+    rows = [line for line in lines if line[4:5] in ("1", "2") and "=" in line]
+    assert [row[4:6] for row in rows] == ["11", "12", "10", "21", "22", "20"]
+    assert [row[:4] for row in rows] == ["  * ", "    ", "    "] * 2
+    assert "avg_areaUnderROC" in lines[lines.index(headings[0]) + 1]
+    assert "rmse" in lines[lines.index(headings[1]) + 1]
+    assert lines[-1] == "  6 child runs; * marks the best of each fit"
+
+
+def test_render_tree_shows_tuned_params_in_the_grids_order() -> None:
+    """Tuned params are listed in the grid's order (the tuned_params tag), not by name."""
+    layout = _two_fits(earlier_version=False)
+    one_fit = RunLayout(layout.parent, tuple(c for c in layout.children if c.fit_id == F1))
+    rows = [line for line in render_tree(one_fit).splitlines() if "maxDepth=" in line]
+    assert rows and all(row.endswith(",maxBins=32") for row in rows)
+    assert not any(line.startswith("  fit ") for line in render_tree(one_fit).splitlines())
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        pytest.param(["--tracking-uri", "sqlite:////nonexistent/mlflow.db"],
+                     "no MLflow store at 'sqlite:////nonexistent/mlflow.db'", id="no-store"),
+        pytest.param(["--tracking-uri", "http://127.0.0.1:5000"], "serves its own UI",
+                     id="a-server"),
+        pytest.param([], "no MLflow store at 'sqlite:///", id="no-demo-store-here"),
+    ],
+)
+def test_ui_bad_store_exits_2_with_one_line(
+    argv: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``ui`` without a store to show exits 2 with one line naming the URI and what to do."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["ui", *argv]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1 and expected in err, err
+
+
+def test_ui_port_in_use_exits_2_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``ui`` on a port something listens on exits 2 naming the port, before starting anything."""
+    import socket
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mlflow.db").touch()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and f"port {port} on 127.0.0.1 is in use" in err, err
+
+
+def test_the_demos_ui_command_runs_as_printed(tmp_path: Path) -> None:
+    """The demo's last line names a ``ui`` command that runs from the demo's directory (here with
+    ``--help``: no server), with ``--tracking-uri`` only for a store other than ./mlflow.db."""
+    import shlex
+    import subprocess
+
+    from legacy_mllib_tracking.demo import ui_command
+
+    command = ui_command(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)
+    assert command.endswith(" ui"), command
+    done = subprocess.run(
+        [*shlex.split(command), "--help"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "127.0.0.1" in done.stdout
+    elsewhere = ui_command("sqlite:////elsewhere/my store.db", tmp_path)
+    assert elsewhere.endswith(" ui --tracking-uri 'sqlite:////elsewhere/my store.db'")

@@ -141,3 +141,47 @@ def test_simulate_runtime_rejects_what_it_cannot_do(monkeypatch: pytest.MonkeyPa
     with pytest.raises(ValueError, match="standard runtime"):
         with simulate_runtime("13.3.x-scala2.12", spark=None):
             pass
+
+
+def _with(layout: RunLayout, *, parent_params: dict[str, str] | None = None,
+          tuned: list[str] | None = None) -> RunLayout:
+    """``layout`` with extra parent params and/or the children's tuned_params tag replaced."""
+    parent = layout.parent
+    if parent_params:
+        parent = RunView(**{**parent.__dict__, "params": {**parent.params, **parent_params}})
+    children = layout.children
+    if tuned is not None:
+        children = tuple(
+            RunView(**{**c.__dict__, "tags": {**c.tags, TAG_TUNED_PARAMS: json.dumps(tuned)}})
+            for c in children
+        )
+    return RunLayout(parent, children)
+
+
+def test_contract_compares_the_winning_values_on_the_parent() -> None:
+    """best_<tuned param> is in the contract scope (name and value, also suffixed); autolog's
+    best_<Stage.param> is not."""
+    winner = {"best_maxDepth": "5", "best_maxBins": "8"}
+    a = _with(_layout("legacy"), parent_params=winner)
+    b = _with(_layout("autolog", extra=True), parent_params={
+        **winner, "best_DecisionTreeClassifier.maxDepth": "5"})
+    assert diff_layouts(a, b) == []
+    assert diff_layouts(a, _layout("legacy")) == [
+        "parent params: 'best_maxBins' only in A", "parent params: 'best_maxDepth' only in A"
+    ]
+    other = _with(_layout("legacy"), parent_params={**winner, "best_maxDepth": "3"})
+    assert diff_layouts(a, other) == ["parent params: 'best_maxDepth' is '5' in A, '3' in B"]
+    second = _with(a, parent_params={f"best_maxDepth_{UUID}": "3"})
+    assert diff_layouts(second, a) == ["parent params: 'best_maxDepth_<uuid>' only in A"]
+
+
+def test_children_match_in_any_order_and_are_named_in_the_grids_order() -> None:
+    """Children match whatever order their tuned params are listed in (an earlier version's
+    sorted tag against the grid's order), and a difference names them in the grid's order."""
+    grid = ["maxDepth", "maxBins"]
+    assert diff_layouts(_with(_layout("legacy"), tuned=grid), _layout("autolog")) == []
+    diff = diff_layouts(_with(_layout("legacy"), tuned=grid), _layout("legacy", depth="7"))
+    assert "child {maxDepth=5,maxBins=8}: only in A" in diff
+    assert normalize_layout(_with(_layout("legacy"), tuned=grid)).children[0].key == (
+        ("maxDepth", "3"), ("maxBins", "8")
+    )

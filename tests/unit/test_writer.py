@@ -29,7 +29,7 @@ from legacy_mllib_tracking._writer import (
     log_children,
     open_fit,
 )
-from legacy_mllib_tracking.keys import ENV_CHILD_THREADS, TAG_MAP_INDEX
+from legacy_mllib_tracking.keys import ENV_CHILD_THREADS, TAG_CHILD_KEY
 
 CREATE = "/api/2.0/mlflow/runs/create"
 LOG_BATCH = "/api/2.0/mlflow/runs/log-batch"
@@ -371,8 +371,8 @@ def _slow_creates(seconds: float) -> Hook:
 
 def _map_index(payload: dict[str, Any]) -> int | None:
     for tag in payload.get("tags") or []:
-        if tag.get("key") == TAG_MAP_INDEX:
-            return int(tag["value"])
+        if tag.get("key") == TAG_CHILD_KEY:  # <fit_id>:<map index>
+            return int(tag["value"].rpartition(":")[2])
     return None
 
 
