@@ -33,6 +33,7 @@ from legacy_mllib_tracking._tuning import grid_params, grid_run_names
 from legacy_mllib_tracking._writer import FitContext
 from legacy_mllib_tracking.errors import InvalidAutologOption, TrackingWarning
 from legacy_mllib_tracking.keys import (
+    TAG_CHILD_KEY,
     TAG_FIT_ID,
     TAG_MAP_INDEX,
     TAG_PARENT_RUN_ID,
@@ -252,6 +253,9 @@ def install_client_fixes(patches: PatchSet) -> None:
             if index < len(fix.params_by_map):
                 tags[TAG_TUNED_PARAMS] = json.dumps(sorted(fix.params_by_map[index]))
             tags[TAG_FIT_ID] = fix.ctx.fit_id
+            # replay's idempotency key: a fit whose tracking stopped mid-way spools every child,
+            # and replay completes the ones autolog created instead of creating them again
+            tags[TAG_CHILD_KEY] = f"{fix.ctx.fit_id}:{index}"
             bound.arguments["tags"] = tags
             run = original(*bound.args, **bound.kwargs)
             with _lock:
