@@ -307,7 +307,7 @@ def _spool_stopped_autolog(
     FINISHED if it is still running.
     """
     ctx.timed_out = True
-    ctx.failures.append(f"{budget.stopped}; autolog stopped for the rest of the fit")
+    ctx.failures.append(redact(f"{budget.stopped}; autolog stopped for the rest of the fit"))
     try:
         fit = describe_fit(tuner, model)
         record = spool_record(ctx, fit, tracking_uri=redact(uri), reason=str(budget.stopped))
