@@ -172,8 +172,9 @@ def configure(
             waiting and saves the unlogged part to the spool (``None``: wait for MLflow however
             long it takes); in AUTOLOG mode the seconds autolog's and the library's calls to a
             tracking server may wait in all during one fit (mlflow's retries included), after
-            which, or after a call failed, autolog stops for the rest of that fit. An HTTP tracking server that does not answer its ``/health`` probe
-            within 2 s makes the fit run untracked from the start, its layout spooled.
+            which, or after a call failed, autolog stops for the rest of that fit. An HTTP
+            tracking server that does not answer its ``/health`` probe within 2 s makes the fit
+            run untracked from the start, its layout spooled.
             Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
             fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
 
