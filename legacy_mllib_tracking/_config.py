@@ -181,10 +181,12 @@ def configure(
             e.g. ``{"log_models": False}``; checked against autolog's signature in every mode.
         tracking_timeout: seconds this library's own logging may add to a fit before it stops
             waiting and saves the unlogged part to the spool, greater than 0 and at most 86400
-            (one day); ``None``: wait for MLflow however long it takes. An HTTP tracking
-            server that does not answer its ``/health`` probe within 2 s, or refuses this
-            process's credentials there (401/403), makes the fit run untracked from the start,
-            its layout spooled.
+            (one day); ``None``: wait for MLflow however long it takes. In AUTOLOG mode it is
+            the seconds autolog's and the library's calls to a tracking server may wait in all
+            during one fit (mlflow's retries included), after which, or after a call failed,
+            autolog stops for the rest of that fit. An HTTP tracking server that does not
+            answer its ``/health`` probe within 2 s, or refuses this process's credentials
+            there (401/403), makes the fit run untracked from the start, its layout spooled.
             Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
             fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
 

@@ -21,6 +21,7 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,7 +46,7 @@ from legacy_mllib_tracking._tuning import (
 )
 from legacy_mllib_tracking._writer import spool_record
 from legacy_mllib_tracking.errors import TrackingWarning
-from legacy_mllib_tracking.keys import TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
+from legacy_mllib_tracking.keys import SPOOL_END_PARENT, TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
 from legacy_mllib_tracking.routing import Mode
 
 __all__ = ["install"]
@@ -255,6 +256,7 @@ def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any
         return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
 
     status = "FAILED"
+    logging_from: float | None = None
     try:
         autolog_logs = (
             mode is Mode.AUTOLOG
@@ -266,20 +268,31 @@ def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any
 
             with autolog.fixing(ctx, described) as fix, _keep_cache(args[0] if args else None):
                 model = original(tuner, *args, **kwargs)
-            _complete_autolog(ctx, described, model, fix)
+            budget = _compat.current_http_budget()
+            if budget is None or budget.stopped is None:
+                _complete_autolog(ctx, described, model, fix)
+            if budget is not None and budget.stopped is not None:
+                _spool_stopped_autolog(ctx, described, model, uri, budget, managed)
         else:
             model = original(tuner, *args, **kwargs)
-            _log_legacy(ctx, described, model, uri)
+            logging_from = time.monotonic()
+            _log_legacy(ctx, described, model, uri, managed)
         status = "FINISHED"
         return model
     finally:
         if managed:
-            _end(mlflow, status, ctx)
+            _end(mlflow, status, ctx, wait=_end_wait(logging_from))
         _warn(ctx, type(tuner).__name__)
 
 
-def _end(mlflow: Any, status: str, ctx: _writer.FitContext | None = None) -> None:
-    """End the run this library started; when the store is down, do not wait for it."""
+def _end(
+    mlflow: Any, status: str, ctx: _writer.FitContext | None = None, wait: float | None = None
+) -> None:
+    """End the run this library started; when the store is down, do not wait for it.
+
+    After a failure the end is made in the background and waited for ``wait`` seconds (default
+    ``tracking_timeout``).
+    """
     if ctx is not None and (ctx.timed_out or ctx.failures):
         # The store did not answer within the deadline: end the run in the background (bounded
         # by the same deadline) and drop it from this thread's active-run stack locally.
@@ -290,7 +303,9 @@ def _end(mlflow: Any, status: str, ctx: _writer.FitContext | None = None) -> Non
             client.set_terminated(run_id, status)
 
         try:
-            finished = run_with_deadline(work, settings.tracking_timeout)
+            finished = run_with_deadline(
+                work, settings.tracking_timeout if wait is None else wait
+            )
         except Exception as error:  # the store refused the end: never into the fit
             ctx.fail(f"the end of run {run_id} (status {status})", error)
             finished = True
@@ -303,6 +318,45 @@ def _end(mlflow: Any, status: str, ctx: _writer.FitContext | None = None) -> Non
     except Exception as error:
         if ctx is not None:
             ctx.fail(f"the end of the run this library started (status {status})", error)
+
+
+def _end_wait(logging_from: float | None) -> float | None:
+    """Seconds a fit still waits for the end of its run after a failure, at least one: in AUTOLOG
+    mode what is left of its HTTP budget, in LEGACY mode what is left of ``tracking_timeout``
+    since its logging started at ``logging_from`` (``time.monotonic()``), so the fit waits about
+    ``tracking_timeout`` in all, not twice that; ``None`` (``tracking_timeout``) otherwise."""
+    budget = _compat.current_http_budget()
+    if budget is not None:
+        return max(1.0, budget.remaining())
+    if logging_from is None or settings.tracking_timeout is None:
+        return None
+    return max(1.0, settings.tracking_timeout - (time.monotonic() - logging_from))
+
+
+def _spool_stopped_autolog(
+    ctx: _writer.FitContext, tuner: Any, model: Any, uri: str, budget: _compat.HttpBudget,
+    managed: bool,
+) -> None:
+    """Spool what an AUTOLOG fit did not log after its tracking calls stopped (the server died,
+    hung or failed mid-fit and ``tracking_timeout`` ran out, see ``_compat.HttpBudget``).
+
+    Which of autolog's writes landed is not known call by call, so the whole layout is spooled:
+    ``replay`` skips what exists (children by their ``child_key`` tag, which autolog's children
+    carry too), completes what was cut short and creates the rest, every child once. With
+    ``managed`` (this library started the parent run) the record asks replay to end the parent
+    FINISHED if it is still running.
+    """
+    ctx.timed_out = True
+    ctx.failures.append(redact(f"{budget.stopped}; autolog stopped for the rest of the fit"))
+    try:
+        fit = describe_fit(tuner, model)
+        record = spool_record(ctx, fit, tracking_uri=redact(uri), reason=str(budget.stopped))
+        if managed:
+            record[SPOOL_END_PARENT] = "FINISHED"
+        path = write_spool(record)
+        ctx.failures.append(f"the unlogged part is saved to {path} (legacy-mllib-tracking replay)")
+    except Exception as error:
+        ctx.fail("the spool file of the unlogged part", error)
 
 
 def _compat_pop_active_run(mlflow: Any, run_id: str) -> None:
@@ -319,7 +373,9 @@ def _compat_pop_active_run(mlflow: Any, run_id: str) -> None:
         mlflow.end_run()
 
 
-def _log_legacy(ctx: _writer.FitContext, tuner: Any, model: Any, uri: str) -> None:
+def _log_legacy(
+    ctx: _writer.FitContext, tuner: Any, model: Any, uri: str, managed: bool = False
+) -> None:
     try:
         fit = describe_fit(tuner, model)
     except Exception as error:
@@ -341,7 +397,10 @@ def _log_legacy(ctx: _writer.FitContext, tuner: Any, model: Any, uri: str) -> No
         return
     try:
         reason = "; ".join(ctx.failures) or "not logged"
-        path = write_spool(spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=reason))
+        record = spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=reason)
+        if managed:  # the end of the run may not reach the store either: replay ends it
+            record[SPOOL_END_PARENT] = "FINISHED"
+        path = write_spool(record)
         ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
     except Exception as error:
         ctx.fail("the spool file of the unlogged part", error)
@@ -389,7 +448,8 @@ def install(patches: PatchSet, mode: Mode) -> None:
             if isinstance(extra, (list, tuple)) or not _outermost(self):
                 # fit(dataset, [maps]) returns an iterator of models: nothing to lay out.
                 return original(self, *args, **kwargs)
-            with _nesting(self):
+            budget = settings.tracking_timeout if mode is Mode.AUTOLOG else None
+            with _nesting(self), _compat.http_budget(budget):
                 return _track(mode, original, self, args, kwargs, extra)
 
         fit.__legacy_mllib_tracking__ = mode  # type: ignore[attr-defined]
@@ -397,4 +457,6 @@ def install(patches: PatchSet, mode: Mode) -> None:
 
     for cls in tuner_classes():
         patches.patch(cls, "fit", make)
+    if mode is Mode.AUTOLOG:  # autolog's own calls: bounded by tracking_timeout per fit
+        _compat.install_http_budget(patches)
     _compat.install_fit_guard(patches)  # no late per-map fits after a failure

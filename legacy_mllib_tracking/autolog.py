@@ -300,6 +300,8 @@ def install_client_fixes(patches: PatchSet) -> None:
                     bound.arguments["run_name"] = name
             if index < len(fix.params_by_map):
                 tags[TAG_TUNED_PARAMS] = json.dumps(list(fix.params_by_map[index]))
+            # replay's idempotency key: a fit whose tracking stopped mid-way spools every child,
+            # and replay completes the ones autolog created instead of creating them again
             tags[TAG_CHILD_KEY] = f"{fix.ctx.fit_id}:{index}"
             bound.arguments["tags"] = tags
             run = original(*bound.args, **bound.kwargs)

@@ -47,6 +47,11 @@ TAG_FIT_ID = _PREFIX + "fit_id"
 #: On the best child: "true".
 TAG_BEST = _PREFIX + "best"
 
+# --- spool files --------------------------------------------------------------------------------
+#: In a spool record: the status ``replay`` ends the parent run with when it is still RUNNING (the
+#: fit's library-started parent whose end did not reach the store).
+SPOOL_END_PARENT = "end_parent"
+
 # --- parent params of the run-layout contract (SPEC 5.2) -----------------------------------------
 PARAM_ESTIMATOR = "estimator"  # the tuned estimator's class name
 PARAM_EVALUATOR = "evaluator"  # the evaluator's class name

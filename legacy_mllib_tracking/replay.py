@@ -34,7 +34,12 @@ from legacy_mllib_tracking._safety import (
     store_unreachable,
 )
 from legacy_mllib_tracking.errors import RunNotFound
-from legacy_mllib_tracking.keys import TAG_CHILD_KEY, TAG_PARENT_RUN_ID, TAG_RUN_NAME
+from legacy_mllib_tracking.keys import (
+    SPOOL_END_PARENT,
+    TAG_CHILD_KEY,
+    TAG_PARENT_RUN_ID,
+    TAG_RUN_NAME,
+)
 
 __all__ = ["ReplayResult", "replay", "replay_command"]
 
@@ -179,9 +184,11 @@ def _complete_child(
         k: v for k, v in (child.get("metrics") or {}).items()
         if safe_key(k)[0] not in run.data.metrics
     }
-    if params or metrics:
+    # tags the run lacks (an AUTOLOG fit stopped mid-way: the best child's tag was never set)
+    tags = {k: v for k, v in (child.get("tags") or {}).items() if k not in run.data.tags}
+    if params or metrics or tags:
         write_batch(
-            ctx, run.info.run_id, params=params, metrics=metrics,
+            ctx, run.info.run_id, params=params, metrics=metrics, tags=tags,
             timestamp_ms=record.get("start_ms") or 0,
         )
     if run.info.status != "FINISHED":
@@ -289,6 +296,7 @@ def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult
         _compat.finish_run(client, run.info.run_id, "FINISHED", _now_ms())
         existing[key] = run
         result.created_children += 1
+    _end_parent(client, record, parent_id)
     return result
 
 
@@ -299,6 +307,13 @@ def _store_problem(uri: str, timeout: float) -> str | None:
         return missing
     why = store_unreachable(uri, timeout)
     return None if why is None else f"tracking store {why}"
+
+
+def _end_parent(client: Any, record: dict[str, Any], parent_id: str) -> None:
+    """End the parent with the spooled status when the fit could not end it (still RUNNING)."""
+    status = record.get(SPOOL_END_PARENT)
+    if status and client.get_run(parent_id).info.status == "RUNNING":
+        _compat.finish_run(client, parent_id, str(status), _now_ms())
 
 
 def replay(path: str | os.PathLike[str] | None = None, *, tracking_uri: str | None = None

@@ -283,3 +283,168 @@ class FlakyProxy:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class FaultProxy:
+    """A loopback HTTP proxy in front of a real server that injects faults at a seeded rate.
+
+    Each request draws a fault with probability ``rate`` (``random.Random(seed)``); the kinds
+    come in turn (:data:`KINDS`), so a short run meets each of them:
+
+    - ``refused``: this connection is closed unanswered and the proxy stops listening for
+      ``refuse_for`` seconds (connections are refused, as when a load balancer restarts);
+    - ``503-before``: 503 without forwarding; ``503-after``: forwarded, the server did it, the
+      answer is replaced by 503;
+    - ``slow``: forwarded after ``slow`` seconds;
+    - ``dropped``: forwarded, then the connection is closed halfway through the answer.
+
+    ``enabled = False`` forwards everything. ``injected`` counts the faults by kind. Stops with
+    :meth:`close`; its threads are daemons.
+    """
+
+    KINDS = ("refused", "503-before", "503-after", "slow", "dropped")
+
+    def __init__(
+        self, target: str, rate: float, seed: int, *, slow: tuple[float, float] = (0.5, 3.0),
+        refuse_for: tuple[float, float] = (1.0, 3.0),
+    ) -> None:
+        import collections
+        import random
+        import threading
+
+        self.target = target.rstrip("/")
+        self.rate = rate
+        self.enabled = True
+        self.injected: collections.Counter[str] = collections.Counter()
+        self.port = free_port()
+        self._random = random.Random(seed)
+        self._slow = slow
+        self._refuse_for = refuse_for
+        self._turn = 0
+        self._lock = threading.Lock()
+        self._server: Any = None
+        self._paused = False
+        self._closed = False
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _draw(self) -> tuple[str | None, float]:
+        with self._lock:
+            if not self.enabled or self._random.random() >= self.rate:
+                return None, 0.0
+            kind = self.KINDS[self._turn % len(self.KINDS)]
+            if kind == "refused" and self._paused:
+                return None, 0.0
+            self._turn += 1
+            self.injected[kind] += 1
+            low, high = self._slow if kind == "slow" else self._refuse_for
+            return kind, self._random.uniform(low, high)
+
+    def _handler(self) -> type:
+        import http.client
+        import http.server
+        import threading
+        import urllib.parse
+
+        proxy = self
+        target = urllib.parse.urlparse(self.target)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                kind, seconds = proxy._draw()
+                if kind == "refused":
+                    threading.Thread(target=proxy._pause, args=(seconds,), daemon=True).start()
+                    self.close_connection = True
+                    return
+                if kind == "503-before":
+                    self._reply(503, [], b"")
+                    return
+                if kind == "slow":
+                    time.sleep(seconds)
+                try:
+                    connection = http.client.HTTPConnection(
+                        target.hostname, target.port, timeout=60
+                    )
+                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                    connection.request(self.command, self.path, body=body, headers=headers)
+                    response = connection.getresponse()
+                    status, payload = response.status, response.read()
+                    answer = [
+                        (k, v) for k, v in response.getheaders()
+                        if k.lower() not in ("transfer-encoding", "connection", "content-length")
+                    ]
+                    connection.close()
+                except OSError:  # the server is down: a load balancer answers 502
+                    self._reply(502, [], b"")
+                    return
+                if kind == "503-after":
+                    self._reply(503, [], b"")
+                elif kind == "dropped":
+                    self._reply(status, answer, payload, cut=True)
+                else:
+                    self._reply(status, answer, payload)
+
+            def _reply(
+                self, status: int, headers: list[tuple[str, str]], payload: bytes,
+                cut: bool = False,
+            ) -> None:
+                self.send_response(status)
+                for key, value in headers:
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload[: len(payload) // 2] if cut else payload)
+                if cut:
+                    self.wfile.flush()
+                    self.close_connection = True
+
+            do_GET = do_POST = do_PATCH = do_DELETE = _forward
+
+        return Handler
+
+    def _listen(self) -> None:
+        import http.server
+        import threading
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        server.daemon_threads = True
+        self._server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def _pause(self, seconds: float) -> None:
+        with self._lock:
+            if self._paused or self._closed:
+                return
+            self._paused = True
+        server, self._server = self._server, None
+        server.shutdown()
+        server.server_close()
+        time.sleep(seconds)
+        with self._lock:
+            self._paused = False
+            if self._closed:
+                return
+        self._listen()
+
+    def __enter__(self) -> FaultProxy:
+        self._listen()
+        return self
+
+    def close(self) -> None:
+        """Stop listening (for good)."""
+        with self._lock:
+            self._closed = True
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -217,6 +218,81 @@ def test_server_killed_mid_logging_then_restarted(
         runs = MlflowClient().search_runs([MlflowClient().get_run(parent_id).info.experiment_id])
         assert len(runs) == 1 + 4, [(r.info.run_name, r.info.status) for r in runs]
     finally:
+        mlflow.set_tracking_uri(tracking_uri)
+        server.stop()
+
+
+@pytest.mark.parametrize("fault", ["killed", "hung"])
+@pytest.mark.parametrize("mode", ["legacy", "autolog"])
+def test_server_dies_or_hangs_mid_fit_costs_at_most_the_timeout(
+    spark: Any, tracking_uri: str, data: Any, spool_dir: Path, tmp_path: Path, mode: str,
+    fault: str,
+) -> None:
+    """Right after the second child run was created the server is killed (SIGKILL) or hangs
+    (SIGSTOP): in both modes the fit returns its model within about ``tracking_timeout``, warns
+    once, spools the rest; after the server is back, replay completes the tree, every child once,
+    and ends the parent run the fit started.
+
+    In AUTOLOG mode autolog's own calls used to wait out mlflow's HTTP retries (minutes)."""
+    from pyspark.ml.tuning import CrossValidatorModel
+
+    from .servers import FlakyProxy
+
+    timeout = 5.0
+    server = MlflowServer(tmp_path / "server").start()
+    tripped_at: list[float] = []
+
+    def trip() -> None:
+        tripped_at.append(time.monotonic())
+        if fault == "killed":
+            server.kill()
+        else:
+            assert server.process is not None
+            os.killpg(server.process.pid, signal.SIGSTOP)
+
+    try:
+        # creates: 1 = the parent, 2 and 3 = the first two children; then the fault
+        with FlakyProxy(server.uri, every=0, trip_after_creates=3, on_trip=trip) as proxy:
+            mlflow.set_tracking_uri(proxy.uri)
+            experiment_id = mlflow.create_experiment(f"{mode}-{fault}")
+            mlflow.set_experiment(experiment_id=experiment_id)
+            _configure(spark, mode, tracking_timeout=timeout)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                model = tuner("cv").fit(data)  # the library's own run
+                returned_at = time.monotonic()
+            assert proxy.tripped.is_set()
+            assert isinstance(model, CrossValidatorModel)
+            # Not a speed assert: the fault comes after training (children are logged after
+            # it), so this is the wait tracking added; bounded and generous against minutes
+            # of mlflow's retries (plain autolog: 7 retries up to 120 s each, per call).
+            assert returned_at - tripped_at[0] < timeout + 30, returned_at - tripped_at[0]
+            ours = _ours(caught)
+            assert len(ours) == 1 and "saved to" in ours[0], ours
+            [spooled] = spool_dir.glob("*.json")
+            record = json.loads(spooled.read_text())
+            parent_id = record["parent_run_id"]
+            assert record["children"], record  # at least what came after the fault
+            if fault == "killed":
+                server.start()
+            else:
+                assert server.process is not None
+                os.killpg(server.process.pid, signal.SIGCONT)
+            time.sleep(3)  # requests held by the hung server or in flight land or give up
+            assert main(["replay", str(spool_dir), "--tracking-uri", server.uri]) == 0
+        mlflow.set_tracking_uri(server.uri)
+        layout = inspect_run_layout(parent_id)
+        keys = [c.params["regParam"] + c.params["elasticNetParam"] for c in layout.children]
+        assert len(keys) == len(set(keys)) == 4, keys
+        assert all(c.status == "FINISHED" for c in layout.children)
+        assert layout.parent.status == "FINISHED"
+        assert_contract(parent_id, kind="cv", mode=mode)
+        runs = MlflowClient().search_runs([experiment_id])
+        assert len(runs) == 1 + 4, [(r.info.run_name, r.info.status) for r in runs]
+    finally:
+        if server.process is not None and fault == "hung":
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server.process.pid, signal.SIGCONT)
         mlflow.set_tracking_uri(tracking_uri)
         server.stop()
 
