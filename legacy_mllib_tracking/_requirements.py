@@ -297,6 +297,7 @@ def _start(
     original: Callable[..., Any],
     kind: ModelKind,
     path: str,
+    flavor: str,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
 ) -> _Job:
@@ -308,7 +309,7 @@ def _start(
 
     def run() -> None:
         try:
-            job.result = tuple(original(copy or path, *args, **kwargs))
+            job.result = tuple(original(copy or path, flavor, *args, **kwargs))
         except BaseException as error:  # handed to the waiting log_model, which falls back
             job.error = error
         finally:
@@ -368,7 +369,7 @@ def _make_capture(original: Callable[..., Any]) -> Callable[..., Any]:
                 return list(answer)
             job = _jobs.get(kind)
             if job is None:
-                job = _start(original, kind, str(_local_dir(model_uri)), args, kwargs)
+                job = _start(original, kind, str(_local_dir(model_uri)), flavor, args, kwargs)
         limit = time_limit()
         if limit is None:
             job.done.wait()
