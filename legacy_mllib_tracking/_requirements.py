@@ -105,8 +105,7 @@ class ModelKind:
 
     def describe(self) -> str:
         """The stage classes, shortened to their Python names, for messages."""
-        names = sorted(c.replace("org.apache.spark.", "pyspark.") for c in self.stage_classes)
-        return ", ".join(n.rsplit(".", 1)[-1] for n in names)
+        return ", ".join(sorted({c.rsplit(".", 1)[-1] for c in self.stage_classes}))
 
 
 class InferenceTimeout(Exception):
