@@ -5,10 +5,10 @@ idle cores, minutes on a loaded one), so these tests are few and do several thin
 is counted at its source: a pass-through spy on mlflow's ``_run_command`` records every launch of
 mlflow's ``_capture_modules.py`` process.
 
-What may differ between two plain autolog logs of the same fit, found by comparing two of them
-(mlflow 2.17.2 and 3.17.2): in ``MLmodel`` the run id, creation time, model uuid, model id (3.x)
-and size in bytes (Spark's part files carry a uuid in their names); ``requirements.txt``,
-``conda.yaml`` and ``python_env.yaml`` are equal byte for byte.
+What differs between two plain autolog logs of the same fit, found by comparing two of them
+(mlflow 2.17.2): in ``MLmodel`` the run id, creation time and model uuid (and in mlflow 3 the
+model id of its LoggedModel); ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` are
+equal byte for byte.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.spark_mode("local")
 
 ENV_FILES = ("requirements.txt", "conda.yaml", "python_env.yaml")
 #: MLmodel fields that differ between two plain autolog logs of the same fit.
-VOLATILE = {"run_id", "utc_time_created", "model_uuid", "model_id", "model_size_bytes"}
+VOLATILE = {"run_id", "utc_time_created", "model_uuid", "model_id"}
 MODELS = ("model", "best_model")
 
 
