@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # the full run (about 20 minutes on 2 cores)
     python benchmarks/run.py --quick    # a smoke run (a few minutes): tiny workload, 1 rep
+    python benchmarks/run.py --only fits --models   # logging models: first and repeated fits
 
 Three parts, each in this one process with repetitions interleaved (A B C D A B C D ...) and the
 warm-up excluded:
@@ -73,6 +74,18 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=None,
         help="measured repetitions per case (default 3; --quick 1)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        help="discarded warm-up rounds of the fits part (default 1; --quick 0)",
+    )
+    parser.add_argument(
+        "--models",
+        action="store_true",
+        help="fits part: only untracked, plain autolog and AUTOLOG with models logged, first and "
+        "repeated fits (ISSUE 12)",
     )
     parser.add_argument(
         "--no-server",
@@ -185,8 +198,14 @@ def run_part(part: str, args: argparse.Namespace, reps: int, workdir: Path) -> d
     else:
         import fits
 
-        warmup = 0 if args.quick else 1
-        result = fits.measure(quick=args.quick, workdir=workdir, reps=reps, warmup=warmup)
+        warmup = args.warmup if args.warmup is not None else (0 if args.quick else 1)
+        result = fits.measure(
+            quick=args.quick,
+            workdir=workdir,
+            reps=reps,
+            warmup=warmup,
+            variants=fits.MODEL_VARIANTS if args.models else None,
+        )
         result.update(reps=reps, warmup=warmup)
     result["seconds"] = time.perf_counter() - started
     result["loadavg"] = [load, _common.loadavg()]

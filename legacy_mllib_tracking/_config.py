@@ -166,6 +166,7 @@ def configure(
     mode: Mode | str | None = None,
     autolog_options: Mapping[str, Any] | None = None,
     tracking_timeout: float | None = 30.0,
+    model_env_timeout: float | None = 30.0,
 ) -> Decision:
     """Route between legacy nested tracking and mlflow autolog, and apply the chosen mode.
 
@@ -189,6 +190,12 @@ def configure(
             there (401/403), makes the fit run untracked from the start, its layout spooled.
             Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
             fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
+        model_env_timeout: AUTOLOG mode: seconds one fit may wait for the pip-requirement
+            inference of the models autolog logs (``None``: as long as mlflow waits). Past it,
+            those models are logged with mlflow's fallback requirements and one
+            ``TrackingWarning`` says so; the inference finishes in the background and serves the
+            next models of the same kind. Ignored when mlflow's own
+            ``MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT`` or ``..._RAISE_ERRORS`` is set.
 
     Returns:
         The :class:`Decision` that was applied.
@@ -200,8 +207,8 @@ def configure(
         InvalidAutologOption: ``autolog_options`` names an option autolog does not have.
         NotASparkSession: ``spark`` is neither ``None`` nor an object with a ``conf``, as a
             SparkSession (classic or Connect) has.
-        InvalidOption: ``tracking_timeout`` is not a number of seconds in (0, 86400] (one
-            day) or ``None``, or env
+        InvalidOption: ``tracking_timeout`` or ``model_env_timeout`` is not a number of seconds
+            in (0, 86400] (one day) or ``None``, or env
             ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` is not an integer from 1 to 8.
         UnsupportedVersion: the pyspark or mlflow this process imports is older than supported
             (pyspark 3.4, mlflow 2.9); checked first, before anything changes.
@@ -225,6 +232,7 @@ def configure(
             f"it takes, got {tracking_timeout!r}"
         )
     _writer.child_threads_override()  # read again per fit; a bad value is an error here
+    _check_model_env_timeout(model_env_timeout)
 
     options = autolog.validate_options(autolog_options)
     inputs = read_inputs(spark, runtime_version=runtime_version)
@@ -246,6 +254,7 @@ def configure(
         )
     with _lock:
         _apply(decision, options, spark)
+        _apply_model_env(decision, model_env_timeout)
         _tracker.settings.tracking_timeout = (
             None if tracking_timeout is None else float(tracking_timeout)
         )
@@ -278,6 +287,38 @@ def _apply(decision: Decision, options: dict[str, Any], spark: Any = None) -> No
     _state.decision = decision
 
 
+def _check_model_env_timeout(value: Any) -> None:
+    if value is not None and (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not 0 < value <= MAX_TRACKING_TIMEOUT  # also False for NaN
+    ):
+        raise InvalidOption(
+            f"configure(model_env_timeout=...) must be a number of seconds greater than 0 and "
+            f"at most {MAX_TRACKING_TIMEOUT:g} (one day), or None to wait as long as mlflow "
+            f"does, got {value!r}"
+        )
+
+
+def _apply_model_env(decision: Decision, timeout: float | None) -> None:
+    """AUTOLOG mode, when autolog logs models: answer repeated pip-requirement inference."""
+    from legacy_mllib_tracking import _requirements
+
+    _requirements.settings.timeout = None if timeout is None else float(timeout)
+    if decision.mode is not Mode.AUTOLOG:
+        return
+    config = _compat.autolog_config() or {}
+    if config.get("log_models", True):  # a user's log_models=False: nothing to infer, no patch
+        _requirements.install(_state.patches)
+
+
+def _reset_model_env() -> None:
+    from legacy_mllib_tracking import _requirements
+
+    _requirements.clear()
+    _requirements.settings = _requirements.Settings()
+
+
 def is_configured() -> bool:
     """Return whether ``configure()`` has run since the last ``reset()``."""
     return _state.decision is not None
@@ -304,6 +345,7 @@ def reset() -> None:
         from legacy_mllib_tracking import _tracker
 
         _tracker.settings = _tracker.Settings()
+        _reset_model_env()
 
 
 def _restore_user_autolog() -> None:

@@ -69,3 +69,13 @@ BEST_PREFIX = "best_"  # parent: metric best_<child metric key>, params best_<tu
 
 # --- the autolog integration --------------------------------------------------------------------
 MLFLOW_AUTOLOG_FLAVOR = "pyspark.ml"
+
+# --- mlflow's pip-requirement inference (AUTOLOG mode's logged models) ---------------------------
+#: mlflow's flavor name of pyspark.ml models (``mlflow.spark.FLAVOR_NAME``).
+MLFLOW_SPARK_FLAVOR = "spark"
+#: mlflow's own settings of requirement inference (mlflow 2.x and 3.x); a user who sets either one
+#: gets inference exactly as mlflow does it, without this library's time limit.
+ENV_MLFLOW_INFERENCE_TIMEOUT = "MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT"
+ENV_MLFLOW_INFERENCE_RAISE_ERRORS = "MLFLOW_REQUIREMENTS_INFERENCE_RAISE_ERRORS"
+#: The file an MLflow model directory is recognised by.
+MLMODEL_FILE = "MLmodel"
