@@ -1,0 +1,65 @@
+"""Migrating old notebooks: find what relied on the retired tracker (``scan``) and fix it.
+
+Imports neither pyspark nor mlflow (stdlib only), so scanning a workspace export is fast.
+
+API (shared by ``scan`` and ``migrate``)::
+
+    from legacy_mllib_tracking.notebooks import (
+        Cell, Notebook, Finding, Kind, Verdict, Format,          # values (_model.py)
+        NotebookReport, FileReport, ScanReport, NotebookReadError,
+        read_file, read_notebooks,                               # readers (_readers.py)
+        Target, parse_target,                                    # targets (_target.py)
+        find, scan_notebook, scan,                               # finder / assessment / walk
+    )
+
+    read_file(path) -> (Format, list[Notebook])     # (Format.SKIPPED, []) for a non-notebook;
+                                                    # raises NotebookReadError (one-line str)
+    read_notebooks(path) -> list[Notebook]          # the same, notebooks only
+    find(nb: Notebook) -> tuple[Finding, ...]       # target-free findings, notebook order
+    parse_target(text: str | None) -> Target        # None: newest ML runtime; "oss"; any
+                                                    # runtime string configure() accepts
+    scan_notebook(nb, target=None) -> NotebookReport(notebook, verdict, findings)
+                                                    # findings carry .verdict and .message
+    scan(paths, *, target=None, progress=None) -> ScanReport   # files/dirs, recursive
+
+Values: ``Cell(index, language, magic, source, first_file_line, title=None, position=None)``;
+``Notebook(path, name, format, language, cells, plain_script=False)``;
+``Finding(kind, cell, line, file_line, text, executed, details, verdict=None, message="")``.
+``Kind`` and ``Verdict`` are ``str`` enums (``finding.kind == "tuning_fit"`` holds).
+Cell ``source`` has ``# MAGIC`` prefixes and the DBTITLE line removed; a magic cell keeps its
+magic (``%md``) on line 1; ``file_line = first_file_line + line - 1``. For a ``tuning_fit`` the
+details are ``tuner``, ``via`` (direct | setter-chain | pipeline | call), ``run_context``
+(with | active-run | none), ``estimator``, ``params`` (``[{name, stage, legacy, autolog}]``),
+``metric``.
+"""
+
+from __future__ import annotations
+
+from legacy_mllib_tracking.notebooks._model import (
+    Cell,
+    FileReport,
+    Finding,
+    Format,
+    Kind,
+    Notebook,
+    NotebookReadError,
+    NotebookReport,
+    ScanReport,
+    Verdict,
+)
+from legacy_mllib_tracking.notebooks._readers import read_file, read_notebooks
+
+__all__ = [
+    "Cell",
+    "FileReport",
+    "Finding",
+    "Format",
+    "Kind",
+    "Notebook",
+    "NotebookReadError",
+    "NotebookReport",
+    "ScanReport",
+    "Verdict",
+    "read_file",
+    "read_notebooks",
+]
