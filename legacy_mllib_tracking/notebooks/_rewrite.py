@@ -65,8 +65,15 @@ class RewriteError(LegacyTrackingError, ValueError):
 
 
 def _lines_with_ends(text: str) -> list[str]:
-    """``text`` split into lines that keep their ``\\n`` / ``\\r\\n`` (only those two count)."""
-    return text.splitlines(keepends=True) if text else []
+    """``text`` split after each ``\\n`` (so ``\\r\\n`` stays whole); the last line may lack one.
+
+    Only ``\\n`` ends a line, as in the readers (``str.splitlines`` also splits at ``\\f``...).
+    """
+    if not text:
+        return []
+    lines = [line + "\n" for line in text.split("\n")]
+    lines[-1] = lines[-1][:-1]
+    return lines if lines[-1] else lines[:-1]
 
 
 def _split_end(line: str) -> tuple[str, str]:
@@ -157,7 +164,7 @@ def insert_source_cell(text: str, index: int, lines: Sequence[str], *, language:
         appended = head + "".join([*before, separator, *after, *body])
         return appended if _split_end(physical[-1])[1] else appended[: -len(eol)]
     if index == 0:
-        header = contents[0].strip()
+        header = contents[0].lstrip("\ufeff").strip()  # a byte order mark is no content
         at = 1 if header in (f"{prefix} {_HEADER}", "") else 0
         if at == 1 and len(physical) == 1:  # a header line and nothing else
             return text + ("" if _split_end(text)[1] else eol) + "".join(body)
@@ -524,6 +531,8 @@ def insert_dbc_command(
         suffix = next((s for s in _DBC_LANGUAGES if entry.endswith(s)), None)
         try:
             text = raw.decode("utf-8")
+            bom = "\ufeff" if text.startswith("\ufeff") else ""
+            text = text[len(bom):]
             root = json.loads(text)
         except ValueError as error:
             raise RewriteError(f"entry {entry!r} is not JSON: {error}") from None
@@ -554,7 +563,7 @@ def insert_dbc_command(
             target = target[step]
         if target["commands"][array_index] != command:  # pragma: no cover - a splicing bug
             raise RewriteError(f"entry {entry!r} does not read back as written")
-        return _rewrite_zip(archive, {entry: new_text.encode("utf-8")})
+        return _rewrite_zip(archive, {entry: (bom + new_text).encode("utf-8")})
 
 
 def _new_command(

@@ -1,0 +1,674 @@
+"""Migrating old notebooks: insert ``configure(spark)`` where a notebook needs it.
+
+:func:`migrate` scans the paths (:func:`legacy_mllib_tracking.notebooks.scan`), plans one new
+cell per notebook whose verdict is ``migrate``, and returns a unified diff per file; with
+``write=True`` it writes the changed files atomically. What it never does:
+
+- change a notebook whose verdict is ``ok`` or ``review`` (a ``review`` notebook needs a person:
+  with manual child runs, adding the library would log every fit twice);
+- change a notebook that already calls ``configure()`` from ``legacy_mllib_tracking`` (so a
+  second run changes nothing);
+- guess: when no place satisfies every rule (after the last ``%pip`` / ``restartPython()`` cell
+  and every cell that sets a routing flag, before the first cell with a tuning fit), or a plain
+  script has no statement that creates the ``SparkSession``, the notebook is left as it is and
+  the result says why;
+- write an HTML export (scan only), or touch a file it could not read.
+
+Where the cell goes: after the last cell that restarts Python or sets a flag (so the library is
+configured in the Python process and with the flags the fit runs with), before the first cell
+with a tuning fit; when nothing constrains it, after the notebook's leading markdown cells. In a
+plain script: after the statement that creates the ``SparkSession`` (or after a later statement
+of the same block that sets a flag), with that statement's indentation and session name.
+
+Exit status of the command (:attr:`MigrationResult.exit_status`): 0 nothing left to do; 1 a file
+would change (without ``write``) or a notebook with verdict ``migrate`` could not be changed
+automatically; 2 a file could not be read or written (every other file is still done).
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import enum
+import io
+import json
+import os
+import re
+import stat
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from legacy_mllib_tracking.notebooks._model import (
+    FileReport,
+    Format,
+    Kind,
+    Notebook,
+    NotebookReport,
+    Verdict,
+)
+from legacy_mllib_tracking.notebooks._rewrite import (
+    RewriteError,
+    dbc_notebook_text,
+    insert_dbc_command,
+    insert_ipynb_cell,
+    insert_script_lines,
+    insert_source_cell,
+)
+
+__all__ = [
+    "CONFIGURE_LINES",
+    "PIP_LINE",
+    "FileMigration",
+    "MigrationResult",
+    "NotebookMigration",
+    "Outcome",
+    "migrate",
+    "plan_notebook",
+]
+
+#: The lines of the inserted cell; ``spark`` is replaced by a plain script's session name.
+CONFIGURE_LINES = ("from legacy_mllib_tracking import configure", "configure(spark)")
+#: The cell ``--pip`` adds first.
+PIP_LINE = "%pip install legacy-mllib-tracking"
+_PACKAGE = "legacy_mllib_tracking"
+_PIP_SELF = re.compile(r"^\s*[%!]pip\s+install\b.*\blegacy[-_.]mllib[-_.]tracking\b", re.M | re.I)
+_MAGIC_LINE = re.compile(r"^\s*[%!]")
+
+
+class Outcome(str, enum.Enum):
+    """What ``migrate`` does with one notebook."""
+
+    #: A ``configure(spark)`` cell is inserted (or would be, without ``write``).
+    CHANGED = "changed"
+    #: Already calls ``configure()`` from legacy_mllib_tracking before its first tuning fit.
+    CONFIGURED = "configured"
+    #: Verdict ``ok``: nothing to do, untouched.
+    OK = "ok"
+    #: Verdict ``review``: a person must look (see the scan), untouched.
+    REVIEW = "review"
+    #: Verdict ``migrate`` but no safe automatic change (the reason says why), untouched.
+    MANUAL = "manual"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class NotebookMigration:
+    """What ``migrate`` did (or would do) with one notebook.
+
+    Attributes:
+        location: ``path``, or ``path!entry`` for a notebook inside a ``.dbc``.
+        verdict: the scan's verdict for the target.
+        outcome: see :class:`Outcome`.
+        reason: one line: where the cell goes, or why nothing changes.
+        cell: 0-based index (in the original notebook) of the cell the new cell goes before;
+            ``None`` when nothing is inserted or for a plain script.
+        after_line: plain scripts: the 1-based line the new lines go after, else ``None``.
+        pip: a ``%pip install legacy-mllib-tracking`` cell goes first as well.
+        session: the name the SparkSession is bound to (``spark`` in notebooks).
+        indent: plain scripts: the indentation of the inserted lines.
+    """
+
+    location: str
+    verdict: Verdict
+    outcome: Outcome
+    reason: str
+    cell: int | None = None
+    after_line: int | None = None
+    pip: bool = False
+    session: str = "spark"
+    indent: str = ""
+
+
+@dataclass(frozen=True)
+class FileMigration:
+    """One file: its notebooks' outcomes, the unified diff of the change, and whether written.
+
+    Attributes:
+        path: the file as found.
+        format: how it was read.
+        notebooks: one entry per notebook (a ``.dbc`` holds several).
+        diff: a unified diff of the change ("" when nothing changes); for a ``.dbc``, a diff of
+            each changed notebook's cells.
+        written: the new content replaced the file.
+        error: one line when the file could not be read, rewritten or written, else ``None``.
+    """
+
+    path: str
+    format: Format
+    notebooks: tuple[NotebookMigration, ...] = ()
+    diff: str = ""
+    written: bool = False
+    error: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        """The file changes (or would change, without ``write``)."""
+        return bool(self.diff) and self.error is None
+
+
+@dataclass(frozen=True)
+class MigrationResult:
+    """A whole ``migrate`` run: the target, whether it wrote, and every file in walk order."""
+
+    target: str
+    write: bool
+    files: tuple[FileMigration, ...]
+
+    def notebooks(self) -> list[NotebookMigration]:
+        """Every notebook, in file order."""
+        return [notebook for file in self.files for notebook in file.notebooks]
+
+    def summary(self) -> dict[str, int]:
+        """Counts: files, changed files, notebooks per outcome, error files."""
+        outcomes = [notebook.outcome for notebook in self.notebooks()]
+        counts = {"files": len(self.files), "changed_files": sum(f.changed for f in self.files)}
+        counts.update({outcome.value: outcomes.count(outcome) for outcome in Outcome})
+        counts["errors"] = sum(f.error is not None for f in self.files)
+        return counts
+
+    @property
+    def exit_status(self) -> int:
+        """2 when a file could not be read or written; 1 when a file would change (dry run) or
+        a notebook needs a manual migration; else 0."""
+        if any(f.error is not None for f in self.files):
+            return 2
+        pending = not self.write and any(f.changed for f in self.files)
+        manual = any(n.outcome is Outcome.MANUAL for n in self.notebooks())
+        return 1 if pending or manual else 0
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+
+def _python_cells(notebook: Notebook) -> Iterable[tuple[int, str]]:
+    """(index, code) of every Python cell, magic lines blanked so that ``ast`` can read it."""
+    for cell in notebook.cells:
+        if cell.language != "python":
+            continue
+        lines = [("" if _MAGIC_LINE.match(line) else line) for line in cell.source.split("\n")]
+        yield cell.index, "\n".join(lines)
+
+
+def _calls_configure(code: str) -> bool:
+    """``code`` imports legacy_mllib_tracking and calls its ``configure``."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    names: set[str] = set()  # local names bound to configure
+    modules: set[str] = set()  # local names bound to the package
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == _PACKAGE:
+            names.update(a.asname or a.name for a in node.names if a.name == "configure")
+        elif isinstance(node, ast.Import):
+            modules.update(a.asname or a.name for a in node.names if a.name == _PACKAGE)
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in names:
+            return True
+        if (
+            isinstance(func, ast.Attribute)
+            and func.attr == "configure"
+            and isinstance(func.value, ast.Name)
+            and func.value.id in modules
+        ):
+            return True
+    return False
+
+
+def _configure_cell(notebook: Notebook) -> int | None:
+    """The first cell that calls legacy_mllib_tracking's ``configure()``, or ``None``."""
+    if notebook.plain_script:
+        return 0 if _calls_configure(notebook.cells[0].source) else None
+    # ``import`` in one cell and the call in a later one count too: read the cells as one.
+    code: list[str] = []
+    for index, cell_code in _python_cells(notebook):
+        code.append(cell_code)
+        if "configure" in cell_code and _calls_configure("\n".join(code)):
+            return index
+    return None
+
+
+def _executed(report: NotebookReport, *kinds: Kind) -> list[Any]:
+    return [f for f in report.findings if f.kind in kinds and f.executed]
+
+
+def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigration:
+    """Decide what ``migrate`` does with one scanned notebook (pure: reads no file).
+
+    Args:
+        report: the scan of the notebook (its verdict and findings for the target).
+        pip: also add ``%pip install legacy-mllib-tracking`` as the first cell (notebooks only).
+
+    Returns:
+        The plan: :attr:`Outcome.CHANGED` with the cell (or script line) to insert at, or
+        another outcome with the reason nothing changes.
+    """
+    notebook = report.notebook
+    location = notebook.location
+    fits = sorted(
+        {f.cell if f.cell is not None else 0: f for f in _executed(report, Kind.TUNING_FIT)}.items()
+    )
+    configured = _configure_cell(notebook)
+    if configured is not None:
+        if fits and not notebook.plain_script and configured > fits[0][0]:
+            return NotebookMigration(
+                location, report.verdict, Outcome.MANUAL,
+                f"configure() is called in cell {configured}, after the first tuning fit "
+                f"(cell {fits[0][0]}): move that call before it",
+            )
+        return NotebookMigration(
+            location, report.verdict, Outcome.CONFIGURED,
+            "already calls configure() from legacy_mllib_tracking",
+        )
+    if report.verdict is Verdict.OK:
+        return NotebookMigration(location, report.verdict, Outcome.OK, "nothing to migrate")
+    if report.verdict is Verdict.REVIEW:
+        kinds = sorted({str(f.kind) for f in report.findings if f.verdict is Verdict.REVIEW})
+        why = ", ".join(kinds) if kinds else "see scan"
+        return NotebookMigration(
+            location, report.verdict, Outcome.REVIEW,
+            f"needs a person before any change ({why}): not changed",
+        )
+    if notebook.format is Format.DATABRICKS_HTML:
+        return NotebookMigration(
+            location, report.verdict, Outcome.MANUAL,
+            "HTML exports are scan only: migrate the notebook's source export or the notebook",
+        )
+    if not fits:
+        return NotebookMigration(
+            location, report.verdict, Outcome.MANUAL,
+            "no tuning fit in this notebook to configure tracking for: "
+            "update its legacy names by hand",
+        )
+    if notebook.plain_script:
+        return _plan_script(report, fits[0][1].line)
+    return _plan_cells(report, fits[0][0], pip=pip)
+
+
+def _plan_cells(report: NotebookReport, first_fit: int, *, pip: bool) -> NotebookMigration:
+    notebook = report.notebook
+    barriers: dict[int, str] = {}
+    for finding in _executed(report, Kind.PIP_INSTALL, Kind.FLAG_SET):
+        if finding.cell is None:
+            continue
+        what = (
+            f"sets {finding.details.get('flag', 'a routing flag')}"
+            if finding.kind is Kind.FLAG_SET
+            else "restarts Python (%pip / restartPython)"
+        )
+        barriers.setdefault(finding.cell, what)
+    late = sorted(cell for cell in barriers if cell >= first_fit)
+    if late:
+        cell = late[-1]
+        return NotebookMigration(
+            notebook.location, report.verdict, Outcome.MANUAL,
+            f"cell {cell} {barriers[cell]} at or after the first tuning fit (cell {first_fit}): "
+            "configure(spark) must come after it and before the fit; split or move the cells",
+        )
+    at = max(barriers) + 1 if barriers else 0
+    if not barriers:  # keep the notebook's title and introduction on top
+        while at < first_fit and notebook.cells[at].language == "markdown":
+            at += 1
+    add_pip = pip and not any(_PIP_SELF.search(cell.source) for cell in notebook.cells)
+    where = f"before cell {at}" + (f" (first tuning fit: cell {first_fit})" if at != first_fit
+                                   else " (the first tuning fit)")
+    return NotebookMigration(
+        notebook.location, report.verdict, Outcome.CHANGED,
+        f"configure(spark) cell {where}" + (", %pip cell first" if add_pip else ""),
+        cell=at, pip=add_pip,
+    )
+
+
+# --- plain scripts --------------------------------------------------------------------------------
+
+_SESSION_ROOTS = {"SparkSession", "DatabricksSession"}
+
+
+def _creates_session(value: ast.expr | None) -> bool:
+    """``value`` is ``SparkSession.builder....getOrCreate()`` (or ``getActiveSession()``)."""
+    if not isinstance(value, ast.Call) or not isinstance(value.func, ast.Attribute):
+        return False
+    attrs: list[str] = []
+    node: ast.expr = value.func
+    while True:
+        if isinstance(node, ast.Call):
+            node = node.func
+        elif isinstance(node, ast.Attribute):
+            attrs.append(node.attr)
+            node = node.value
+        else:
+            break
+    root = node.id if isinstance(node, ast.Name) else ""
+    last = value.func.attr
+    if last == "getOrCreate":
+        return "builder" in attrs or root in _SESSION_ROOTS
+    return last in ("getActiveSession", "active") and root in _SESSION_ROOTS
+
+
+def _session_statement(tree: ast.Module) -> tuple[ast.stmt, str, list[ast.stmt]] | None:
+    """The first statement binding a name to a new SparkSession: (statement, name, its block)."""
+    found: list[tuple[int, ast.stmt, str, list[ast.stmt]]] = []
+    for parent in ast.walk(tree):
+        for field in ("body", "orelse", "finalbody", "handlers"):
+            block = getattr(parent, field, None)
+            if not isinstance(block, list):
+                continue
+            for statement in block:
+                target: ast.expr | None = None
+                if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+                    target = statement.targets[0]
+                elif isinstance(statement, ast.AnnAssign):
+                    target = statement.target
+                if (
+                    isinstance(target, ast.Name)
+                    and _creates_session(getattr(statement, "value", None))
+                ):
+                    found.append((statement.lineno, statement, target.id, block))
+    if not found:
+        return None
+    _, statement, name, block = min(found, key=lambda item: item[0])
+    return statement, name, block
+
+
+def _function_lines(tree: ast.Module) -> set[int]:
+    """Lines inside function bodies (code there runs when called, not in file order)."""
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _plan_script(report: NotebookReport, first_fit_line: int) -> NotebookMigration:
+    notebook = report.notebook
+    source = notebook.cells[0].source
+    manual = Outcome.MANUAL
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError) as error:
+        return NotebookMigration(notebook.location, report.verdict, manual,
+                                 f"does not parse ({error}): not changed")
+    found = _session_statement(tree)
+    if found is None:
+        return NotebookMigration(
+            notebook.location, report.verdict, manual,
+            "no statement creates the SparkSession (name = SparkSession.builder...getOrCreate()):"
+            " add configure(<session>) after it by hand",
+        )
+    statement, name, block = found
+    line = source.split("\n")[statement.lineno - 1]
+    indent = line[: len(line) - len(line.lstrip())]
+    if len(indent) != statement.col_offset:
+        return NotebookMigration(
+            notebook.location, report.verdict, manual,
+            f"the SparkSession is created on line {statement.lineno} inside a one-line block: "
+            "add configure() after it by hand",
+        )
+    after = statement.end_lineno or statement.lineno
+    for finding in _executed(report, Kind.FLAG_SET):
+        for later in block:
+            if later.lineno > after and later.lineno <= finding.line <= (later.end_lineno or 0):
+                after = later.end_lineno or later.lineno
+    in_functions = _function_lines(tree)
+    early = [
+        f.line for f in _executed(report, Kind.TUNING_FIT)
+        if f.line <= after and f.line not in in_functions
+    ]
+    if early:
+        return NotebookMigration(
+            notebook.location, report.verdict, manual,
+            f"a tuning fit on line {early[0]} runs before line {after} (SparkSession created or "
+            "flags set): add configure() by hand",
+        )
+    return NotebookMigration(
+        notebook.location, report.verdict, Outcome.CHANGED,
+        f"configure({name}) after line {after}",
+        after_line=after, session=name, indent=indent,
+    )
+
+
+# --- rewriting ------------------------------------------------------------------------------------
+
+
+def _cell_lines(plan: NotebookMigration) -> list[str]:
+    return [CONFIGURE_LINES[0], f"configure({plan.session})"]
+
+
+def _rewrite_text(text: str, notebook: Notebook, plan: NotebookMigration) -> str:
+    """The new text of a text-format file (Databricks source, ipynb, plain script)."""
+    bom = "\ufeff" if text.startswith("\ufeff") else ""
+    text = text[len(bom):]
+    lines = _cell_lines(plan)
+    if notebook.format is Format.PYTHON:
+        assert plan.after_line is not None
+        return bom + insert_script_lines(text, plan.after_line, lines, indent=plan.indent)
+    assert plan.cell is not None
+    insert: Callable[[str, int, Sequence[str]], str]
+    if notebook.format is Format.IPYNB:
+        def insert(t: str, i: int, cell: Sequence[str]) -> str:
+            return insert_ipynb_cell(t, i, cell, language=notebook.language)
+    else:
+        def insert(t: str, i: int, cell: Sequence[str]) -> str:
+            return insert_source_cell(t, i, cell, language=notebook.language)
+    text = insert(text, plan.cell, lines)
+    if plan.pip:
+        text = insert(text, 0, [PIP_LINE])
+    return bom + text
+
+
+def _unified(old: str, new: str, label: str) -> str:
+    """A unified diff of two texts, every line ended, ``\\ No newline`` where one is missing."""
+    out: list[str] = []
+    for line in difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), label, label, n=3
+    ):
+        if line.endswith("\n"):
+            out.append(line)
+        else:
+            out.append(line + "\n\\ No newline at end of file\n")
+    return "".join(out)
+
+
+def _dbc_diff(
+    old: bytes, new: bytes, path: str, entries: Sequence[tuple[str, tuple[str | int, ...]]]
+) -> str:
+    parts = []
+    with zipfile.ZipFile(io.BytesIO(old)) as before, zipfile.ZipFile(io.BytesIO(new)) as after:
+        for entry, where in entries:
+            parts.append(
+                _unified(
+                    dbc_notebook_text(_at(json.loads(before.read(entry)), where)),
+                    dbc_notebook_text(_at(json.loads(after.read(entry)), where)),
+                    f"{path}!{entry}" + "".join(f"[{step!r}]" for step in where),
+                )
+            )
+    return "".join(parts)
+
+
+def _at(value: Any, where: Sequence[str | int]) -> Any:
+    for step in where:
+        value = value[step]
+    return value
+
+
+_DBC_SUFFIXES = {"python": ".python", "scala": ".scala", "sql": ".sql", "r": ".r"}
+
+
+def _dbc_location(data: bytes, name: str) -> tuple[str, tuple[str | int, ...]]:
+    """Where the notebook the scan calls ``name`` sits: (zip entry, JSON path in the entry).
+
+    A notebook entry is itself; a notebook only embedded in a folder entry (``FolderV1``
+    ``children``) is found under the name the reader gives it (folder path + child names).
+
+    Raises:
+        RewriteError: no entry holds it.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = archive.namelist()
+        if name in names:
+            return name, ()
+        for entry in names:
+            last = entry.rsplit("/", 1)[-1]
+            if "." in last and "." + last.rsplit(".", 1)[1].lower() in _DBC_SUFFIXES.values():
+                continue
+            try:
+                folder = json.loads(archive.read(entry).decode("utf-8-sig"))
+            except ValueError:
+                continue
+            if not isinstance(folder, dict) or "children" not in folder:
+                continue
+            base = entry.rsplit(".", 1)[0] if "." in last else entry
+            found = _find_child(folder, base.rstrip("/") + "/", name, ())
+            if found is not None:
+                return entry, found
+    raise RewriteError(f"no entry of the archive holds notebook {name!r}")
+
+
+def _find_child(
+    folder: Any, prefix: str, name: str, path: tuple[str | int, ...]
+) -> tuple[str | int, ...] | None:
+    for i, child in enumerate(folder.get("children") or ()):
+        if not isinstance(child, dict):
+            continue
+        child_name = str(child.get("name") or "")
+        here = (*path, "children", i)
+        if isinstance(child.get("commands"), list):
+            language = str(child.get("language") or "python").lower()
+            if f"{prefix}{child_name}{_DBC_SUFFIXES.get(language, '.python')}" == name:
+                return here
+        elif "children" in child:
+            found = _find_child(child, f"{prefix}{child_name}/", name, here)
+            if found is not None:
+                return found
+    return None
+
+
+def _rewrite_file(
+    data: bytes, file: FileReport, plans: Sequence[NotebookMigration]
+) -> tuple[bytes, str]:
+    """The new bytes of a file and the diff to show; ``(data, "")`` when nothing changes."""
+    changing = [
+        (report.notebook, plan)
+        for report, plan in zip(file.notebooks, plans, strict=True)
+        if plan.outcome is Outcome.CHANGED
+    ]
+    if not changing:
+        return data, ""
+    if file.format is Format.DBC:
+        new = data
+        entries = []
+        for notebook, plan in changing:
+            assert plan.cell is not None
+            entry, where = _dbc_location(data, notebook.name)
+            new = insert_dbc_command(new, entry, plan.cell, _cell_lines(plan), path=where)
+            if plan.pip:
+                new = insert_dbc_command(new, entry, 0, [PIP_LINE], path=where)
+            entries.append((entry, where))
+        return new, _dbc_diff(data, new, file.path, entries)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise RewriteError(f"bytes at offset {error.start} do not decode as UTF-8") from None
+    notebook, plan = changing[0]
+    new_text = _rewrite_text(text, notebook, plan)
+    return new_text.encode("utf-8"), _unified(text, new_text, file.path)
+
+
+# --- writing --------------------------------------------------------------------------------------
+
+
+def _write_atomically(path: Path, original: bytes, new: bytes) -> None:
+    """Replace ``path`` by ``new`` through a temp file next to it; keep its mode.
+
+    Raises:
+        OSError: the file is read-only, changed since it was read, or cannot be written; the
+            original is untouched.
+    """
+    info = path.stat()
+    if not info.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(
+        path, os.W_OK
+    ):
+        raise PermissionError(f"{path}: the file is read-only")
+    if path.read_bytes() != original:
+        raise OSError(f"{path}: changed since it was read; run migrate again")
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".migrate", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(new)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, stat.S_IMODE(info.st_mode))
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+# --- the API --------------------------------------------------------------------------------------
+
+
+def migrate(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    target: str | None = None,
+    write: bool = False,
+    pip: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> MigrationResult:
+    """Plan (and with ``write``, make) the ``configure(spark)`` change for every notebook.
+
+    Args:
+        paths: files or directories (walked recursively), as for ``scan``.
+        target: the runtime the notebooks will run on: any string ``configure()`` accepts, or
+            ``"oss"``; ``None`` for the newest ML runtime.
+        write: replace each changed file (a temp file next to it, renamed over it; mode kept).
+        pip: also add ``%pip install legacy-mllib-tracking`` as the first cell of each changed
+            notebook (not plain scripts).
+        progress: called with the number of files scanned so far (for a progress line).
+
+    Returns:
+        The :class:`MigrationResult`: per file its notebooks' outcomes, the diff, whether it was
+        written, or a one-line error (a file that cannot be read or written; the rest go on).
+
+    Raises:
+        legacy_mllib_tracking.InvalidRuntimeVersion: ``target`` cannot be parsed.
+    """
+    from legacy_mllib_tracking.notebooks import scan
+
+    report = scan([Path(p) for p in paths], target=target, progress=progress)
+    files = tuple(_migrate_file(file, write=write, pip=pip) for file in report.files
+                  if file.format is not Format.SKIPPED)
+    return MigrationResult(report.target, write, files)
+
+
+def _migrate_file(file: FileReport, *, write: bool, pip: bool) -> FileMigration:
+    if file.error is not None:
+        return FileMigration(file.path, file.format, error=file.error)
+    plans = tuple(plan_notebook(report, pip=pip) for report in file.notebooks)
+    if not any(plan.outcome is Outcome.CHANGED for plan in plans):
+        return FileMigration(file.path, file.format, plans)
+    path = Path(file.path)
+    try:
+        data = path.read_bytes()
+        new, diff = _rewrite_file(data, file, plans)
+    except (OSError, RewriteError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        return FileMigration(file.path, file.format, plans,
+                             error=f"{file.path}: cannot rewrite: {reason}")
+    if not write or new == data:
+        return FileMigration(file.path, file.format, plans, diff)
+    try:
+        _write_atomically(path, data, new)
+    except OSError as error:
+        reason = str(error) if not error.strerror else f"{file.path}: {error.strerror}"
+        return FileMigration(file.path, file.format, plans, diff, error=reason)
+    return FileMigration(file.path, file.format, plans, diff, written=True)
