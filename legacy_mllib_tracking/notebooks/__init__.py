@@ -20,7 +20,10 @@ API (shared by ``scan`` and ``migrate``)::
                                                     # runtime string configure() accepts
     scan_notebook(nb, target=None) -> NotebookReport(notebook, verdict, findings)
                                                     # findings carry .verdict and .message
-    scan(paths, *, target=None, progress=None) -> ScanReport   # files/dirs, recursive
+    scan_file(path, target=None) -> FileReport      # error entry instead of raising
+    scan(paths, *, target=None, progress=None) -> ScanReport   # files/dirs, recursive;
+                                                    # progress(done, total) after each file
+    walk(paths) -> Iterator[Path]                   # the files scan() visits, in order
 
 Values: ``Cell(index, language, magic, source, first_file_line, title=None, position=None)``;
 ``Notebook(path, name, format, language, cells, plain_script=False)``;
@@ -35,6 +38,7 @@ details are ``tuner``, ``via`` (direct | setter-chain | pipeline | call), ``run_
 
 from __future__ import annotations
 
+from legacy_mllib_tracking.notebooks._finder import find
 from legacy_mllib_tracking.notebooks._model import (
     Cell,
     FileReport,
@@ -48,6 +52,8 @@ from legacy_mllib_tracking.notebooks._model import (
     Verdict,
 )
 from legacy_mllib_tracking.notebooks._readers import read_file, read_notebooks
+from legacy_mllib_tracking.notebooks._scan import scan, scan_file, scan_notebook, walk
+from legacy_mllib_tracking.notebooks._target import Target, parse_target
 
 __all__ = [
     "Cell",
@@ -59,7 +65,14 @@ __all__ = [
     "NotebookReadError",
     "NotebookReport",
     "ScanReport",
+    "Target",
     "Verdict",
+    "find",
+    "parse_target",
     "read_file",
     "read_notebooks",
+    "scan",
+    "scan_file",
+    "scan_notebook",
+    "walk",
 ]
