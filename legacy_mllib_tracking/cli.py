@@ -1,4 +1,4 @@
-"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo``.
+"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo | scan``.
 
 Also runs as ``python -m legacy_mllib_tracking``.
 
@@ -281,6 +281,77 @@ def _demo(args: argparse.Namespace) -> int:
     return demo.run(runtime=args.runtime, tracking_uri=args.tracking_uri, workdir=Path.cwd())
 
 
+_SCAN_FORMATS = ("text", "json", "sarif")
+_FAIL_ON = ("migrate", "review", "never")
+
+
+class _Progress:
+    """``scanned N/M files`` on stderr once a scan has taken more than a moment."""
+
+    def __init__(self, *, delay: float = 1.0) -> None:
+        import time
+
+        self._clock = time.monotonic
+        self._start = self._clock()
+        self._delay = delay
+        self._tty = sys.stderr.isatty()
+        self._next = self._start + delay
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = self._clock()
+        if now < self._next and done != total:
+            return
+        if now - self._start < self._delay:
+            return
+        self._next = now + (0.2 if self._tty else 5.0)
+        text = f"scanning: {done}/{total} files"
+        if self._tty:
+            sys.stderr.write(f"\r{text}" + ("\n" if done == total else ""))
+        else:
+            sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+        self._shown = True
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking.notebooks import (
+        Verdict,
+        parse_target,
+        render_json,
+        render_sarif,
+        render_text,
+        scan,
+    )
+
+    if args.format not in _SCAN_FORMATS:
+        raise _UsageError(
+            f"--format must be one of {', '.join(_SCAN_FORMATS)}, got {args.format!r}"
+        )
+    if args.fail_on not in _FAIL_ON:
+        raise _UsageError(f"--fail-on must be one of {', '.join(_FAIL_ON)}, got {args.fail_on!r}")
+    target = parse_target(args.target, source="--target")
+    report = scan(args.paths, target=target, progress=_Progress())
+    if args.format == "json":
+        print(render_json(report))
+    elif args.format == "sarif":
+        import legacy_mllib_tracking
+
+        print(json.dumps(render_sarif(report, version=legacy_mllib_tracking.__version__),
+                         indent=2))
+    else:
+        print(render_text(report, verbose=args.verbose))
+    summary = report.summary()
+    if summary["errors"]:
+        return 2
+    worst = report.worst()
+    if args.fail_on == "migrate" and worst is Verdict.MIGRATE:
+        return 1
+    if args.fail_on == "review" and worst in (Verdict.MIGRATE, Verdict.REVIEW):
+        return 1
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="legacy-mllib-tracking",
@@ -330,6 +401,26 @@ def _parser() -> argparse.ArgumentParser:
         help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
     )
     demo.set_defaults(func=_demo)
+    scan = sub.add_parser(
+        "scan",
+        help="find notebooks that relied on the retired MLlib tracker; exit 0 nothing to do, "
+        "1 something to migrate (see --fail-on), 2 bad usage or an unreadable file",
+    )
+    scan.add_argument("paths", nargs="+", metavar="PATH",
+                      help="notebook files or directories (recursive): Databricks source "
+                      "exports, .ipynb, .dbc, Databricks HTML exports, plain .py")
+    scan.add_argument("--target", default=None, metavar="RUNTIME",
+                      help="the runtime the notebooks will run on: any runtime configure() "
+                      "accepts ('15.4 ML', '13.3.x-scala2.12', 'client.2') or 'oss' "
+                      "(default: the newest ML runtime)")
+    scan.add_argument("--format", default="text", metavar="FORMAT",
+                      help="text (default), json (schema 1) or sarif (SARIF 2.1.0)")
+    scan.add_argument("--fail-on", default="migrate", metavar="VERDICT",
+                      help="exit 1 when a notebook is at least this: migrate (default), "
+                      "review or never")
+    scan.add_argument("-v", "--verbose", action="store_true",
+                      help="text: show every finding (documentation and notes too)")
+    scan.set_defaults(func=_scan)
     return parser
 
 

@@ -24,6 +24,7 @@ API (shared by ``scan`` and ``migrate``)::
     scan(paths, *, target=None, progress=None) -> ScanReport   # files/dirs, recursive;
                                                     # progress(done, total) after each file
     walk(paths) -> Iterator[Path]                   # the files scan() visits, in order
+    render_text(report) / render_json(report) -> str; render_sarif(report) -> dict
 
 Values: ``Cell(index, language, magic, source, first_file_line, title=None, position=None)``;
 ``Notebook(path, name, format, language, cells, plain_script=False)``;
@@ -52,6 +53,7 @@ from legacy_mllib_tracking.notebooks._model import (
     Verdict,
 )
 from legacy_mllib_tracking.notebooks._readers import read_file, read_notebooks
+from legacy_mllib_tracking.notebooks._report import render_json, render_sarif, render_text
 from legacy_mllib_tracking.notebooks._scan import scan, scan_file, scan_notebook, walk
 from legacy_mllib_tracking.notebooks._target import Target, parse_target
 
@@ -71,6 +73,9 @@ __all__ = [
     "parse_target",
     "read_file",
     "read_notebooks",
+    "render_json",
+    "render_sarif",
+    "render_text",
     "scan",
     "scan_file",
     "scan_notebook",

@@ -14,7 +14,7 @@ __all__ = ["DEFAULT_TARGET", "OSS", "Target", "parse_target"]
 #: ``--target`` value for open-source Spark (not Databricks).
 OSS = "oss"
 #: What the default target is called in reports.
-DEFAULT_TARGET = "newest ML runtime"
+DEFAULT_TARGET = "the newest ML runtime"
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Target:
 
     Attributes:
         label: how reports name it (``"DBR 15.4 ML"``, ``"open-source Spark"``,
-            ``"newest ML runtime"``).
+            ``"the newest ML runtime"``).
         runtime: the parsed runtime, ``None`` for open-source Spark and the default.
         databricks: ``False`` only for open-source Spark.
         ml: ``True`` ML, ``False`` standard, ``None`` unknown (counts as ML, as in routing).

@@ -94,7 +94,7 @@ def _without(target: Target, track: Any) -> tuple[_Without, str]:
         return _Without.NOTHING, f"the tracker is off on {target}: nothing is logged"
     decision = _decision(target, None, None)
     if isinstance(decision, Decision) and decision.mode is Mode.AUTOLOG:
-        return _Without.DATABRICKS_AUTOLOG, f"on {target} Databricks Autologging logs it"
+        return _Without.DATABRICKS_AUTOLOG, f"Databricks Autologging is on on {target}"
     runtime = target.runtime
     if runtime is not None and runtime.serverless:
         return _Without.NOTHING, f"{target} does not start autologging: nothing is logged"
@@ -155,8 +155,8 @@ def _tuning_fit(
         )
     if not lost:
         return Verdict.OK, (
-            f"without the library: {phrase} with the same param and metric names (child runs "
-            f"get random names); {with_it}"
+            f"without the library: {phrase} and logs it with the same param and metric names "
+            f"(child runs get random names); {with_it}"
         )
     # A notebook that turned autolog on itself did not rely on the tracker: a person decides.
     verdict = Verdict.REVIEW if without is _Without.OWN_AUTOLOG else Verdict.MIGRATE

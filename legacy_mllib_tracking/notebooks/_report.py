@@ -1,0 +1,216 @@
+"""The scan report as text, JSON (schema 1) and SARIF 2.1.0 (GitHub code scanning)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path, PurePath
+from typing import Any
+
+from legacy_mllib_tracking.notebooks._model import (
+    Finding,
+    Format,
+    Kind,
+    NotebookReport,
+    ScanReport,
+    Verdict,
+)
+
+__all__ = ["SARIF_RULES", "location", "render_json", "render_sarif", "render_text"]
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+#: A SARIF rule for each kind that can change a verdict: (name, short description, level).
+SARIF_RULES: dict[Kind, tuple[str, str, str]] = {
+    Kind.TUNING_FIT: (
+        "TuningFitReliesOnRetiredTracker",
+        "A CrossValidator/TrainValidationSplit fit that the retired MLlib tracker logged",
+        "error",
+    ),
+    Kind.FLAG_SET: (
+        "TrackingFlagSetInNotebook",
+        "A routing flag set from a notebook, which no longer does what it did",
+        "warning",
+    ),
+    Kind.FLAG_READ: (
+        "TrackingFlagRead",
+        "Code that reads a routing flag to decide whether fits are tracked",
+        "warning",
+    ),
+    Kind.MANUAL_CHILD_RUNS: (
+        "ManualChildRuns",
+        "Nested runs written by hand for tuning results (two trees with the library on)",
+        "warning",
+    ),
+    Kind.NOTEBOOK_CALL: (
+        "NotebookRunsAnotherNotebook",
+        "dbutils.notebook.run starts another notebook that must be migrated on its own",
+        "warning",
+    ),
+    Kind.PARSE_ERROR: (
+        "CellDoesNotParse",
+        "A Python cell that does not parse and could not be scanned",
+        "warning",
+    ),
+}
+
+
+def location(report: NotebookReport, finding: Finding) -> str:
+    """Where a finding is: ``path:line``, ``path[cell 3]:2``, ``a.dbc!Folder/nb.python[cell 3]:2``.
+
+    Text formats (Databricks source, plain scripts) give the physical file line.
+    """
+    if finding.file_line is not None:
+        return f"{report.notebook.path}:{finding.file_line}"
+    if finding.cell is None:
+        return f"{report.notebook.location}:{finding.line}"
+    return f"{report.notebook.location}[cell {finding.cell}]:{finding.line}"
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
+
+
+def render_text(report: ScanReport, *, verbose: bool = False) -> str:
+    """One block per notebook (verdict, findings with location and message), then a summary.
+
+    Notebooks with verdict ``ok`` take one line and documentation findings are left out; with
+    ``verbose`` every finding is shown.
+    """
+    lines: list[str] = []
+    for file in report.files:
+        if file.format is Format.ERROR:
+            lines.append(f"ERROR    {file.error}")
+            continue
+        for notebook in file.notebooks:
+            head = (
+                f"{notebook.verdict.value.upper():<8} {notebook.notebook.location}  "
+                f"({notebook.notebook.format.value}, {notebook.notebook.language})"
+            )
+            lines.append(head)
+            for finding in notebook.findings:
+                if not verbose and (
+                    notebook.verdict is Verdict.OK
+                    or (finding.verdict is None and not finding.executed)
+                ):
+                    continue
+                tag = f" [{finding.verdict.value}]" if finding.verdict is not None else ""
+                doc = "" if finding.executed else " (not executed)"
+                lines.append(f"  {location(notebook, finding)}: {finding.kind.value}{tag}{doc}: "
+                             f"{finding.text}")
+                if finding.message:
+                    lines.append(f"      {finding.message}")
+    summary = report.summary()
+    lines.append(
+        f"scanned {_plural(summary['scanned'], 'notebook')} in "
+        f"{_plural(summary['files'] - summary['skipped'] - summary['errors'], 'file')} for "
+        f"{report.target}: {summary['migrate']} migrate, {summary['review']} review, "
+        f"{summary['ok']} ok; {summary['skipped']} skipped, "
+        f"{_plural(summary['errors'], 'error')}"
+    )
+    return "\n".join(lines)
+
+
+def render_json(report: ScanReport) -> str:
+    """The JSON document (schema 1; every key always present), indented."""
+    return json.dumps(report.to_dict(), indent=2)
+
+
+def _uri(path: str) -> str:
+    pure = Path(path)
+    if pure.is_absolute():
+        try:
+            pure = pure.relative_to(Path.cwd())
+        except ValueError:
+            return pure.as_uri()
+    return PurePath(pure).as_posix()
+
+
+def render_sarif(report: ScanReport, *, version: str = "0.0.0") -> dict[str, Any]:
+    """A SARIF 2.1.0 log as GitHub code scanning accepts it.
+
+    One rule per kind that can change a verdict, one result per finding whose verdict is
+    ``migrate`` (level ``error``) or ``review`` (``warning``), located at its file and line
+    (line 1 for formats without physical lines); cell and line in ``properties``.
+    """
+    kinds = list(SARIF_RULES)
+    rules = [
+        {
+            "id": kind.value,
+            "name": name,
+            "shortDescription": {"text": text},
+            "fullDescription": {"text": text},
+            "defaultConfiguration": {"level": level},
+            "help": {"text": text + ". Run `legacy-mllib-tracking migrate` to see the fix."},
+            "properties": {"tags": ["mlflow", "mllib", "migration"]},
+        }
+        for kind, (name, text, level) in SARIF_RULES.items()
+    ]
+    results = []
+    for notebook in report.notebooks():
+        for finding in notebook.findings:
+            if finding.verdict is None or finding.kind not in SARIF_RULES:
+                continue
+            region = {"startLine": finding.file_line or 1}
+            results.append(
+                {
+                    "ruleId": finding.kind.value,
+                    "ruleIndex": kinds.index(finding.kind),
+                    "level": "error" if finding.verdict is Verdict.MIGRATE else "warning",
+                    "message": {"text": f"{finding.verdict.value}: {finding.message}"},
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": _uri(notebook.notebook.path)},
+                                "region": region,
+                            },
+                            "logicalLocations": [
+                                {"fullyQualifiedName": location(notebook, finding)}
+                            ],
+                        }
+                    ],
+                    "properties": {
+                        "notebook": notebook.notebook.name,
+                        "cell": finding.cell,
+                        "line": finding.line,
+                        "verdict": finding.verdict.value,
+                        "notebookVerdict": notebook.verdict.value,
+                    },
+                }
+            )
+    errors = [file for file in report.files if file.format is Format.ERROR]
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "legacy-mllib-tracking",
+                        "version": version,
+                        "rules": rules,
+                    }
+                },
+                "invocations": [
+                    {
+                        "executionSuccessful": not errors,
+                        "toolExecutionNotifications": [
+                            {
+                                "level": "error",
+                                "message": {"text": str(file.error)},
+                                "locations": [
+                                    {
+                                        "physicalLocation": {
+                                            "artifactLocation": {"uri": _uri(file.path)}
+                                        }
+                                    }
+                                ],
+                            }
+                            for file in errors
+                        ],
+                    }
+                ],
+                "properties": {"target": report.target, "summary": report.summary()},
+                "results": results,
+            }
+        ],
+    }
