@@ -289,23 +289,34 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
             "no tuning fit in this notebook to configure tracking for: "
             "update its legacy names by hand",
         )
+    manual_runs = _executed(report, Kind.MANUAL_CHILD_RUNS)
+    if manual_runs:
+        where = manual_runs[0].line if notebook.plain_script else f"cell {manual_runs[0].cell}"
+        return NotebookMigration(
+            location, report.verdict, Outcome.MANUAL,
+            f"child runs written by hand ({'line ' if notebook.plain_script else ''}{where}): "
+            "with configure(spark) each fit would log two trees; drop that loop, then migrate",
+        )
     if notebook.plain_script:
         return _plan_script(report, fits[0][1].line)
     return _plan_cells(report, fits[0][0], pip=pip)
 
 
+#: What must run before configure(spark), and how a reason names it.
+_BARRIERS = {
+    Kind.PIP_INSTALL: "restarts Python (%pip / restartPython)",
+    Kind.FLAG_SET: "sets {flag}",
+    Kind.AUTOLOG_CALL: "calls mlflow autolog (configure() must run after it)",
+}
+
+
 def _plan_cells(report: NotebookReport, first_fit: int, *, pip: bool) -> NotebookMigration:
     notebook = report.notebook
     barriers: dict[int, str] = {}
-    for finding in _executed(report, Kind.PIP_INSTALL, Kind.FLAG_SET):
+    for finding in _executed(report, *_BARRIERS):
         if finding.cell is None:
             continue
-        what = (
-            f"sets {finding.details.get('flag', 'a routing flag')}"
-            if finding.kind is Kind.FLAG_SET
-            else "restarts Python (%pip / restartPython)"
-        )
-        barriers.setdefault(finding.cell, what)
+        barriers.setdefault(finding.cell, _BARRIERS[finding.kind].format(**finding.details))
     late = sorted(cell for cell in barriers if cell >= first_fit)
     if late:
         cell = late[-1]
@@ -414,7 +425,7 @@ def _plan_script(report: NotebookReport, first_fit_line: int) -> NotebookMigrati
             "add configure() after it by hand",
         )
     after = statement.end_lineno or statement.lineno
-    for finding in _executed(report, Kind.FLAG_SET):
+    for finding in _executed(report, *_BARRIERS):
         for later in block:
             if later.lineno > after and later.lineno <= finding.line <= (later.end_lineno or 0):
                 after = later.end_lineno or later.lineno
@@ -622,7 +633,7 @@ def migrate(
     target: str | None = None,
     write: bool = False,
     pip: bool = False,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> MigrationResult:
     """Plan (and with ``write``, make) the ``configure(spark)`` change for every notebook.
 
@@ -633,7 +644,7 @@ def migrate(
         write: replace each changed file (a temp file next to it, renamed over it; mode kept).
         pip: also add ``%pip install legacy-mllib-tracking`` as the first cell of each changed
             notebook (not plain scripts).
-        progress: called with the number of files scanned so far (for a progress line).
+        progress: called as ``progress(done, total)`` after each file is scanned.
 
     Returns:
         The :class:`MigrationResult`: per file its notebooks' outcomes, the diff, whether it was

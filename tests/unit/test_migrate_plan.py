@@ -288,3 +288,20 @@ def _result(*, write: bool, changed: bool = False, manual: bool = False,
 def test_exit_status(kwargs: dict[str, bool], status: int) -> None:
     """0 nothing left, 1 a change pending or a manual migration, 2 a file error."""
     assert _result(**kwargs).exit_status == status
+
+
+def test_autolog_call_is_a_barrier() -> None:
+    """configure(spark) goes after the notebook's own autolog call (else that call would replace
+    what configure() set up)."""
+    autolog = _finding(Kind.AUTOLOG_CALL, 2, api="mlflow.autolog", disable=False)
+    plan = plan_notebook(_report(STANDARD, _fit(3), autolog))
+    assert (plan.outcome, plan.cell) == (Outcome.CHANGED, 3)
+
+
+def test_manual_child_runs_block_the_change() -> None:
+    """Hand-written child runs with a fit that needs migrating: adding configure() would log
+    every fit twice, so nothing changes and the reason says why."""
+    loop = _finding(Kind.MANUAL_CHILD_RUNS, 3, line=2)
+    plan = plan_notebook(_report(STANDARD, _fit(3), loop))
+    assert plan.outcome is Outcome.MANUAL
+    assert "two trees" in plan.reason and "cell 3" in plan.reason
