@@ -1,4 +1,5 @@
-"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo | scan``.
+"""The command line: ``legacy-mllib-tracking explain | tree | diff | replay | demo | scan |
+migrate``.
 
 Also runs as ``python -m legacy_mllib_tracking``.
 
@@ -352,6 +353,35 @@ def _scan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking.notebooks import parse_target
+    from legacy_mllib_tracking.notebooks.migrate import Outcome, migrate
+
+    target = parse_target(args.target, source="--target")
+    result = migrate(args.paths, target=target, write=args.write, pip=args.pip,
+                     progress=_Progress())
+    done = "changed" if args.write else "would change"
+    for file in result.files:
+        if file.error is not None:
+            print(f"error        {file.error}", file=sys.stderr)
+            continue
+        sys.stdout.write(file.diff)
+        for notebook in file.notebooks:
+            if notebook.outcome is not Outcome.OK:
+                label = done if notebook.outcome is Outcome.CHANGED else notebook.outcome.value
+                print(f"{label:<12} {notebook.location}: {notebook.reason}", file=sys.stderr)
+    counts = result.summary()
+    print(
+        f"{counts['changed_files']} file(s) {done}; notebooks: {counts['changed']} {done}, "
+        f"{counts['manual']} manual, {counts['review']} review, {counts['configured']} "
+        f"configured, {counts['ok']} ok; {counts['errors']} error(s); target: {result.target}",
+        file=sys.stderr,
+    )
+    if counts["changed_files"] and not args.write:
+        print("run again with --write to change the files", file=sys.stderr)
+    return result.exit_status
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="legacy-mllib-tracking",
@@ -421,6 +451,24 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument("-v", "--verbose", action="store_true",
                       help="text: show every finding (documentation and notes too)")
     scan.set_defaults(func=_scan)
+    migrate = sub.add_parser(
+        "migrate",
+        help="add configure(spark) where a notebook needs it: print a unified diff, --write to "
+        "change the files; exit 0 nothing left to do, 1 changes pending or a notebook to "
+        "migrate by hand, 2 a file that could not be read or written",
+    )
+    migrate.add_argument("paths", nargs="+", metavar="PATH",
+                         help="notebook files or directories (recursive), as for scan")
+    migrate.add_argument("--target", default=None, metavar="RUNTIME",
+                         help="the runtime the notebooks will run on, as for scan "
+                         "(default: the newest ML runtime)")
+    migrate.add_argument("--write", action="store_true",
+                         help="change the files (a temp file renamed over each; read-only "
+                         "files and HTML exports are never written)")
+    migrate.add_argument("--pip", action="store_true",
+                         help="also add '%%pip install legacy-mllib-tracking' as the first cell "
+                         "of each changed notebook")
+    migrate.set_defaults(func=_migrate)
     return parser
 
 

@@ -58,6 +58,7 @@ from legacy_mllib_tracking.notebooks._rewrite import (
     insert_script_lines,
     insert_source_cell,
 )
+from legacy_mllib_tracking.notebooks._target import Target
 
 __all__ = [
     "CONFIGURE_LINES",
@@ -630,7 +631,7 @@ def _write_atomically(path: Path, original: bytes, new: bytes) -> None:
 def migrate(
     paths: Sequence[str | os.PathLike[str]],
     *,
-    target: str | None = None,
+    target: Target | str | None = None,
     write: bool = False,
     pip: bool = False,
     progress: Callable[[int, int], None] | None = None,
@@ -639,8 +640,9 @@ def migrate(
 
     Args:
         paths: files or directories (walked recursively), as for ``scan``.
-        target: the runtime the notebooks will run on: any string ``configure()`` accepts, or
-            ``"oss"``; ``None`` for the newest ML runtime.
+        target: the runtime the notebooks will run on: a :class:`~legacy_mllib_tracking.
+            notebooks.Target`, any string ``configure()`` accepts, ``"oss"``, or ``None`` for
+            the newest ML runtime.
         write: replace each changed file (a temp file next to it, renamed over it; mode kept).
         pip: also add ``%pip install legacy-mllib-tracking`` as the first cell of each changed
             notebook (not plain scripts).
