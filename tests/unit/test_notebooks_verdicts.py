@@ -1,0 +1,167 @@
+"""Verdicts and messages per target (legacy_mllib_tracking.notebooks.scan_notebook)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from legacy_mllib_tracking.errors import InvalidRuntimeVersion
+from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
+from legacy_mllib_tracking.notebooks import (
+    NotebookReport,
+    parse_target,
+    read_notebooks,
+    scan_notebook,
+)
+
+from .notebook_files import write_source
+from .test_notebooks_finder import IMPORTS, TUNER
+
+PIPELINE_TUNED = """\
+dt = DecisionTreeClassifier()
+grid = ParamGridBuilder().addGrid(dt.maxBins, [8, 16]).build()
+cv = CrossValidator(estimator=Pipeline(stages=[VectorAssembler(), dt]), estimatorParamMaps=grid)"""
+
+NOTEBOOKS = {
+    "direct": [IMPORTS, TUNER, "model = cv.fit(train)"],
+    "with": [IMPORTS, TUNER, "with mlflow.start_run():\n    model = cv.fit(train)"],
+    "active-run": [IMPORTS, TUNER, "mlflow.start_run()", "model = cv.fit(train)"],
+    "pipeline-tuned": [IMPORTS, PIPELINE_TUNED, "model = cv.fit(train)"],
+    "tuner-in-pipeline": [IMPORTS, TUNER, "Pipeline(stages=[VectorAssembler(), cv]).fit(df)"],
+    "track-flag": [IMPORTS, f'spark.conf.set("{CONF_TRACK}", "true")', TUNER, "cv.fit(train)"],
+    "no-fit": [IMPORTS, "df = spark.range(3)\ndisplay(df)"],
+    "manual-child": [
+        IMPORTS,
+        "for i, m in enumerate(model.avgMetrics):\n"
+        "    with mlflow.start_run(nested=True):\n        mlflow.log_metric('m', m)",
+    ],
+    "flag-read": [f'spark.conf.get("{CONF_TRACK}")'],
+    "call": [IMPORTS, TUNER, "from helpers import train\ntrain(cv, df)"],
+    "dbutils-run": ['dbutils.notebook.run("./train", 0)'],
+    "parse-error": ["def broken(:"],
+    "own-autolog-pipeline": [IMPORTS, "mlflow.pyspark.ml.autolog()", PIPELINE_TUNED,
+                             "cv.fit(train)"],
+    "own-autolog-direct": [IMPORTS, "mlflow.pyspark.ml.autolog()", TUNER, "cv.fit(train)"],
+    "scala-only": ["%scala\nval cv = new CrossValidator()\ncv.fit(train)"],
+}
+
+# (notebook, target, verdict): target None is the default, the newest ML runtime.
+# fmt: off
+VERDICTS = [
+    ("direct", None, "ok"), ("direct", "15.4 ML", "ok"), ("direct", "15.4.x-scala2.12", "migrate"),
+    ("direct", "client.2", "migrate"), ("direct", "oss", "migrate"), ("direct", "9.1", "ok"),
+    ("direct", "10.1", "ok"), ("direct", "5.3", "migrate"),
+    ("with", None, "migrate"), ("with", "10.4.x-cpu-ml-scala2.12", "migrate"),
+    ("with", "oss", "migrate"), ("with", "9.1", "ok"),
+    ("active-run", None, "migrate"), ("active-run", "9.1", "ok"),
+    ("pipeline-tuned", None, "migrate"), ("pipeline-tuned", "9.1", "ok"),
+    ("tuner-in-pipeline", None, "migrate"), ("tuner-in-pipeline", "9.1", "ok"),
+    ("track-flag", "5.3", "ok"), ("track-flag", None, "review"), ("track-flag", "oss", "migrate"),
+    ("no-fit", None, "ok"), ("no-fit", "oss", "ok"),
+    ("manual-child", None, "review"), ("flag-read", None, "review"), ("call", "oss", "review"),
+    ("dbutils-run", None, "review"), ("parse-error", None, "review"),
+    ("own-autolog-pipeline", "oss", "review"), ("own-autolog-direct", "oss", "ok"),
+    ("scala-only", None, "ok"), ("scala-only", "oss", "ok"),
+]
+# fmt: on
+
+
+def report_for(tmp_path: Path, name: str, target: str | None) -> NotebookReport:
+    """Scan the notebook ``name`` of NOTEBOOKS for ``target``."""
+    [notebook] = read_notebooks(write_source(tmp_path / f"{name}.py", NOTEBOOKS[name]))
+    return scan_notebook(notebook, target)
+
+
+@pytest.mark.parametrize(
+    ("name", "target", "verdict"), [pytest.param(*row, id=f"{row[0]}-{row[1]}") for row in VERDICTS]
+)
+def test_verdict(tmp_path: Path, name: str, target: str | None, verdict: str) -> None:
+    """Each notebook's verdict on each target, as the issue defines migrate / review / ok."""
+    report = report_for(tmp_path, name, target)
+    assert report.verdict == verdict
+    assert all(f.message for f in report.findings)
+
+
+def message_of(report: NotebookReport, kind: str) -> str:
+    """The message of the only finding of ``kind``."""
+    [finding] = [f for f in report.findings if f.kind == kind]
+    return finding.message
+
+
+def test_fit_inside_a_run_on_new_ml_runtime_says_exclusive_autologging(tmp_path: Path) -> None:
+    """The message names Databricks Autologging's exclusive=True and what the library does."""
+    message = message_of(report_for(tmp_path, "with", "15.4 ML"), "tuning_fit")
+    assert "mlflow.autolog(exclusive=True) when the notebook attaches" in message
+    assert "logs no params and no child runs" in message
+    assert "with it: configure(spark) routes AUTOLOG" in message
+    assert "params.regParam" in message and "metrics.avg_areaUnderROC" in message
+
+
+def test_pipeline_messages_name_the_prefixed_params_and_missing_children(tmp_path: Path) -> None:
+    """A Pipeline-tuned estimator: Stage.maxBins; a tuner inside a Pipeline: no child runs."""
+    tuned = message_of(report_for(tmp_path, "pipeline-tuned", None), "tuning_fit")
+    assert "DecisionTreeClassifier.maxBins" in tuned
+    staged = message_of(report_for(tmp_path, "tuner-in-pipeline", None), "tuning_fit")
+    assert "a tuner inside a Pipeline gets no child runs" in staged
+
+
+def test_standard_runtime_logs_nothing_and_the_library_needs_the_track_flag(
+    tmp_path: Path,
+) -> None:
+    """On a standard runtime nothing is logged, and configure() routes OFF unless track is on."""
+    message = message_of(report_for(tmp_path, "direct", "13.3.x-scala2.12"), "tuning_fit")
+    assert "nothing is logged" in message
+    assert "routes OFF" in message and f"{CONF_TRACK}=true" in message
+    flagged = report_for(tmp_path, "track-flag", "13.3.x-scala2.12")
+    assert "routes LEGACY" in message_of(flagged, "tuning_fit")
+
+
+def test_notebook_level_autolog_flag_does_not_switch_autologging_off(tmp_path: Path) -> None:
+    """Setting autologging.enabled=false from a notebook: review, and the message says why."""
+    path = write_source(tmp_path / "nb.py", [f'spark.conf.set("{CONF_AUTOLOG}", "false")'])
+    [notebook] = read_notebooks(path)
+    report = scan_notebook(notebook, "15.4 ML")
+    assert report.verdict == "review"
+    message = message_of(report, "flag_set")
+    assert "does not switch Databricks Autologging off" in message
+    assert "both flags at cluster level" in message
+
+
+def test_pip_message_says_python_restarts(tmp_path: Path) -> None:
+    """%pip: anything configured before is lost."""
+    [notebook] = read_notebooks(write_source(tmp_path / "nb.py", ["%pip install x"]))
+    message = message_of(scan_notebook(notebook), "pip_install")
+    assert "restart Python: anything configured before is lost" in message
+
+
+def test_documentation_findings_never_change_the_verdict(tmp_path: Path) -> None:
+    """A commented-out flag set and markdown legacy names leave an ok notebook ok."""
+    cells = [f'# spark.conf.set("{CONF_AUTOLOG}", "false")', "%md\nparams.maxDepth"]
+    [notebook] = read_notebooks(write_source(tmp_path / "nb.py", cells))
+    report = scan_notebook(notebook, "oss")
+    assert report.verdict == "ok"
+    assert [f.executed for f in report.findings] == [False, False]
+    assert all(f.verdict is None for f in report.findings)
+
+
+@pytest.mark.parametrize(
+    ("text", "label", "databricks"),
+    [
+        (None, "the newest ML runtime", True),
+        ("oss", "open-source Spark", False),
+        ("OSS", "open-source Spark", False),
+        ("10.4 LTS ML", "DBR 10.4 ML", True),
+        ("client.2", "serverless client.2", True),
+    ],
+)
+def test_parse_target(text: str | None, label: str, databricks: bool) -> None:
+    """Targets: the default, oss, and any runtime string configure() accepts."""
+    target = parse_target(text)
+    assert (target.label, target.databricks) == (label, databricks)
+
+
+def test_bad_target_names_the_value_and_what_is_accepted() -> None:
+    """An unreadable target is an InvalidRuntimeVersion naming it, 'oss' and the shapes."""
+    with pytest.raises(InvalidRuntimeVersion, match=r"'ten'.*'oss'.*'10\.4 LTS ML'"):
+        parse_target("ten")
