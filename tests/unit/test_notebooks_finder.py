@@ -420,3 +420,19 @@ def test_crlf_notebook_gives_the_same_findings_as_lf(tmp_path: Path) -> None:
     assert fit.file_line == 19
     physical = (tmp_path / "nb.py").read_bytes().decode().split("\r\n")
     assert physical[fit.file_line - 1] == "    cv.fit(train)"
+
+
+def test_python_cells_of_a_scala_notebook_are_parsed_without_their_magic(tmp_path: Path) -> None:
+    """A %python cell in a Scala notebook is Python: the fit is found, the magic is no error."""
+    path = write_source(
+        tmp_path / "nb.scala",
+        ["val x = 1", f"%python\n{IMPORTS}\n{TUNER}\ncv.fit(train)"],
+        language="scala",
+    )
+    [notebook] = read_notebooks(path)
+    findings = list(find(notebook))
+    assert of_kind(findings, "parse_error") == []
+    [fit] = of_kind(findings, "tuning_fit")
+    assert (fit.cell, fit.line) == (1, 12)
+    physical = path.read_text().split("\n")
+    assert fit.file_line is not None and physical[fit.file_line - 1] == "// MAGIC cv.fit(train)"
