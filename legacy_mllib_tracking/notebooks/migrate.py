@@ -598,8 +598,13 @@ def _rewrite_file(
 # --- writing --------------------------------------------------------------------------------------
 
 
-def _write_atomically(path: Path, original: bytes, new: bytes) -> None:
+def _write_atomically(
+    path: Path, original: bytes, new: bytes, *, check: Callable[[Path], None] | None = None
+) -> None:
     """Replace ``path`` by ``new`` through a temp file next to it; keep its mode.
+
+    ``check`` is called with the temp file (named with the original's suffix) before the
+    rename; whatever it raises leaves the original untouched.
 
     Raises:
         OSError: the file is read-only, changed since it was read, or cannot be written; the
@@ -612,17 +617,44 @@ def _write_atomically(path: Path, original: bytes, new: bytes) -> None:
         raise PermissionError(f"{path}: the file is read-only")
     if path.read_bytes() != original:
         raise OSError(f"{path}: changed since it was read; run migrate again")
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".migrate", dir=path.parent)
+    handle, temp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=f".migrate{path.suffix}", dir=path.parent
+    )
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(new)
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temp, stat.S_IMODE(info.st_mode))
+        if check is not None:
+            check(Path(temp))
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def _reads_back(temp: Path, file: FileReport, plans: Sequence[NotebookMigration]) -> None:
+    """Raise :class:`RewriteError` unless ``temp`` reads as the same notebooks plus the new
+    cells (the readers the scan uses, so the next scan sees what was written)."""
+    from legacy_mllib_tracking.notebooks import NotebookReadError, read_file
+
+    try:
+        _, notebooks = read_file(temp)
+    except NotebookReadError as error:
+        raise RewriteError(f"the rewritten file does not read back ({error})") from None
+    by_name = {notebook.name: notebook for notebook in notebooks}
+    for report, plan in zip(file.notebooks, plans, strict=True):
+        before = report.notebook
+        added = 0
+        if plan.outcome is Outcome.CHANGED and not before.plain_script:
+            added = 1 + plan.pip
+        after = by_name.get(before.name)
+        if after is None or len(after.cells) != len(before.cells) + added:
+            raise RewriteError(
+                f"the rewritten {before.location} does not read back with "
+                f"{len(before.cells) + added} cells"
+            )
 
 
 # --- the API --------------------------------------------------------------------------------------
@@ -655,12 +687,26 @@ def migrate(
     Raises:
         legacy_mllib_tracking.InvalidRuntimeVersion: ``target`` cannot be parsed.
     """
-    from legacy_mllib_tracking.notebooks import scan
+    from legacy_mllib_tracking.notebooks import parse_target, scan_file, walk
 
-    report = scan([Path(p) for p in paths], target=target, progress=progress)
-    files = tuple(_migrate_file(file, write=write, pip=pip) for file in report.files
-                  if file.format is not Format.SKIPPED)
-    return MigrationResult(report.target, write, files)
+    resolved = target if isinstance(target, Target) else parse_target(target)
+    found: list[Path] = []
+    seen: set[str] = set()
+    for path in walk(Path(p) for p in paths):  # a file named twice is migrated once
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            found.append(path)
+    files: list[FileMigration] = []
+    for done, path in enumerate(found, start=1):
+        # Scan and rewrite one file at a time: the plan and the bytes are read together, and
+        # memory stays flat however large the tree.
+        file = scan_file(path, resolved)
+        if file.format is not Format.SKIPPED:
+            files.append(_migrate_file(file, write=write, pip=pip))
+        if progress is not None:
+            progress(done, len(found))
+    return MigrationResult(resolved.label, write, tuple(files))
 
 
 def _migrate_file(file: FileReport, *, write: bool, pip: bool) -> FileMigration:
@@ -680,7 +726,10 @@ def _migrate_file(file: FileReport, *, write: bool, pip: bool) -> FileMigration:
     if not write or new == data:
         return FileMigration(file.path, file.format, plans, diff)
     try:
-        _write_atomically(path, data, new)
+        _write_atomically(path, data, new, check=lambda temp: _reads_back(temp, file, plans))
+    except RewriteError as error:
+        return FileMigration(file.path, file.format, plans, diff,
+                             error=f"{file.path}: cannot rewrite: {error}; file untouched")
     except OSError as error:
         reason = str(error) if not error.strerror else f"{file.path}: {error.strerror}"
         return FileMigration(file.path, file.format, plans, diff, error=reason)

@@ -265,3 +265,33 @@ def test_changed_since_read_is_not_overwritten(tmp_path: Path) -> None:
         _write_atomically(path, b"what migrate read\n", b"what migrate would write\n")
     assert path.read_bytes() == b"new content from someone else\n"
     assert os.listdir(tmp_path) == ["nb.py"]
+
+
+def test_a_file_named_twice_is_migrated_once(tmp_path: Path) -> None:
+    """The same file given twice (and through its folder) gets one configure cell."""
+    path = tmp_path / "churn.py"
+    path.write_bytes(SOURCE)
+    assert main(["migrate", "--write", str(path), str(tmp_path), str(path)]) == 0
+    assert path.read_text().count("configure(spark)") == 1
+
+
+def test_write_refused_when_the_result_does_not_read_back(tmp_path: Path) -> None:
+    """The written temp file is read back before the rename; a file that would not read as the
+    notebook plus its new cell is never put in place."""
+    from legacy_mllib_tracking.notebooks import scan_file
+    from legacy_mllib_tracking.notebooks._rewrite import RewriteError
+    from legacy_mllib_tracking.notebooks.migrate import (
+        _reads_back,
+        _write_atomically,
+        plan_notebook,
+    )
+
+    path = tmp_path / "churn.py"
+    path.write_bytes(SOURCE)
+    file = scan_file(path, "oss")
+    plans = [plan_notebook(report) for report in file.notebooks]
+    with pytest.raises(RewriteError, match="does not read back with 5 cells"):
+        _write_atomically(path, SOURCE, SOURCE.replace(b"# COMMAND", b"# COMMENT"),
+                          check=lambda temp: _reads_back(temp, file, plans))
+    assert path.read_bytes() == SOURCE
+    assert os.listdir(tmp_path) == ["churn.py"]
