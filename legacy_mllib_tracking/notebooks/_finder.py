@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import ast
 import builtins
-import io
 import re
-import tokenize
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, cast
 
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
 from legacy_mllib_tracking.notebooks._model import Cell, Finding, Kind, Notebook
@@ -55,6 +53,20 @@ _FLAG_TEXT = re.compile(
 )
 # Functions that take a tuner without fitting it.
 _BUILTINS = frozenset(dir(builtins)) | {"display", "displayHTML"}
+# An expression without one of these (or a name bound to a tuner) holds no call we report.
+_CALL_HINT = re.compile(
+    r"\.fit\b|mlflow|autolog|start_run|end_run|log_model|\.set|\.config\b|\.get|getOption"
+    r"|\.contains\b|getConf|\.append\b|dbutils"
+)
+# A cell without one of these (or a name the finder follows) has nothing the finder reports or
+# follows: calls it reports, imports, definitions, tuning classes, estimators (two-hump class
+# names: DecisionTreeClassifier, StringIndexer) whose names a grid may use, lists of stages.
+_CELL_HINT = re.compile(
+    _CALL_HINT.pattern
+    + r"|\bimport\b|\bdef\b|\bclass\b|Pipeline|CrossValidator|TrainValidationSplit|ParamGrid"
+    r"|addGrid|Evaluator|stages|spark\.databricks\.mlflow|\b[A-Z][a-z0-9]+[A-Z]\w*\s*\("
+    r"|\b(?:ALS|LDA|PCA|IDF|KMeans|BisectingKMeans|FPGrowth)\s*\("
+)
 _SCALA_TUNER = re.compile(r"\bnew\s+(CrossValidator|TrainValidationSplit)\b")
 
 
@@ -120,7 +132,29 @@ class _State:
     aliases: dict[str, str] = field(default_factory=lambda: {"mlflow": "mlflow"})
     consts: dict[str, str] = field(default_factory=dict)
     functions: dict[str, _Function] = field(default_factory=dict)
+    tuner_names: set[str] = field(default_factory=set)  # names whose value holds a tuner
+    bound: set[str] = field(default_factory=set)  # names bound to a value the finder follows
     active_run: bool = False
+
+    def set(self, name: str, value: Any) -> None:
+        """Bind ``name``, keeping ``tuner_names`` and ``bound`` in step."""
+        self.names[name] = value
+        if _holds_tuner(value):
+            self.tuner_names.add(name)
+        else:
+            self.tuner_names.discard(name)
+        if value is None and name not in self.consts:
+            self.bound.discard(name)
+        else:
+            self.bound.add(name)
+
+
+def _holds_tuner(value: Any) -> bool:
+    if isinstance(value, _Tuner):
+        return True
+    if isinstance(value, (_Pipeline, _List)):
+        return value.tuner() is not None
+    return False
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -250,7 +284,10 @@ class _PythonCell:
 
     def call_value(self, call: ast.Call) -> Any:
         func = call.func
-        tuner = self.is_class(func, TUNERS)
+        last = func.attr if isinstance(func, ast.Attribute) else (
+            func.id if isinstance(func, ast.Name) else ""
+        )
+        tuner = self.is_class(func, TUNERS) if last in TUNERS else None
         if tuner is not None:
             return _Tuner(
                 tuner,
@@ -258,7 +295,7 @@ class _PythonCell:
                 grid=self.grid(_kwarg(call, "estimatorParamMaps")),
                 evaluator=self.evaluator(_kwarg(call, "evaluator")),
             )
-        if self.is_class(func, ("Pipeline",)) is not None:
+        if last == "Pipeline" and self.is_class(func, ("Pipeline",)) is not None:
             stages = _kwarg(call, "stages") or (call.args[0] if call.args else None)
             value = self.value(stages)
             return _Pipeline(value if isinstance(value, _List) else _List(()))
@@ -280,13 +317,10 @@ class _PythonCell:
                 return self.grid(call)
             if isinstance(receiver, (_Estimator, _Evaluator)) and func.attr.startswith("set"):
                 return receiver
-        name = _dotted(func)
-        if name is not None:
-            last = name.rsplit(".", 1)[-1]
-            if last.endswith("Evaluator"):
-                return self.evaluator(call)
-            if last[:1].isupper() and last != "ParamGridBuilder":
-                return _Estimator(last)
+        if last.endswith("Evaluator"):
+            return self.evaluator(call)
+        if last[:1].isupper() and last != "ParamGridBuilder":
+            return _Estimator(last)
         return None
 
     def evaluator(self, node: ast.AST | None) -> _Evaluator | None:
@@ -402,7 +436,7 @@ class _PythonCell:
                 left = self.state.names.get(node.target.id)
                 right = self.value(node.value)
                 if isinstance(left, _List) and isinstance(right, _List):
-                    self.state.names[node.target.id] = _List(left.items + right.items)
+                    self.state.set(node.target.id, _List(left.items + right.items))
         elif isinstance(node, ast.Expr):
             self.expression(node.value)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
@@ -444,9 +478,10 @@ class _PythonCell:
 
     def bind(self, target: ast.expr, value: Any, constant: Any) -> None:
         if isinstance(target, ast.Name):
-            self.state.names[target.id] = value
+            self.state.set(target.id, value)
             if isinstance(constant, str):
                 self.state.consts[target.id] = constant
+                self.state.bound.add(target.id)
             else:
                 self.state.consts.pop(target.id, None)
         elif isinstance(target, (ast.Tuple, ast.List)):
@@ -457,7 +492,9 @@ class _PythonCell:
         params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
         fit_params: set[str] = set()
         with_run = False
-        for child in ast.walk(node):
+        lines = self.cursor.lines[node.lineno - 1:node.end_lineno or node.lineno]
+        fits = any(".fit" in line for line in lines)
+        for child in ast.walk(node) if fits else ():
             if isinstance(child, (ast.With, ast.AsyncWith)) and any(
                 isinstance(item.context_expr, ast.Call)
                 and self.is_mlflow(item.context_expr.func, "start_run")
@@ -486,7 +523,18 @@ class _PythonCell:
 
     # expressions ------------------------------------------------------------------------------
 
-    def expression(self, node: ast.AST) -> None:
+    def expression(self, node: ast.expr) -> None:
+        if isinstance(node, (ast.Constant, ast.Name)):
+            return
+        # Walking every expression is most of the cost: skip those whose text cannot hold a
+        # call we report (no hint word, no name bound to a tuner).
+        start, end = node.lineno, node.end_lineno or node.lineno
+        lines = self.cursor.lines
+        segment = lines[start - 1] if end == start else "\n".join(lines[start - 1:end])
+        if _CALL_HINT.search(segment) is None and not (
+            self.state.tuner_names and any(name in segment for name in self.state.tuner_names)
+        ):
+            return
         for child in ast.walk(node):
             if isinstance(child, ast.Call):
                 self.call(child)
@@ -546,9 +594,7 @@ class _PythonCell:
             if func.attr == "append" and call.args and isinstance(func.value, ast.Name):
                 current = self.state.names.get(func.value.id)
                 if isinstance(current, _List):
-                    self.state.names[func.value.id] = _List(
-                        (*current.items, self.value(call.args[0]))
-                    )
+                    self.state.set(func.value.id, _List((*current.items, self.value(call.args[0]))))
                 return
         if qualified.startswith("dbutils.notebook.run"):
             target = _literal(call.args[0]) if call.args else _literal(_kwarg(call, "path"))
@@ -674,39 +720,50 @@ def _legacy_refs(cursor: _Cursor, line: int, text: str, *, executed: bool) -> No
         )
 
 
-def _comments(source: str) -> Iterator[tuple[int, str]]:
-    try:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
-            if token.type == tokenize.COMMENT:
-                yield token.start[0], token.string
-    except (tokenize.TokenError, SyntaxError):
-        return
+def _comments(lines: Sequence[str]) -> Iterator[tuple[int, str]]:
+    """(line, comment) for each line holding a comment with a hint word.
+
+    A quote-aware scan of each line (cheaper than :mod:`tokenize`); a ``#`` inside a string
+    that spans lines is taken as a comment, which can only add a documentation finding.
+    """
+    for number, line in enumerate(lines, start=1):
+        if "#" not in line or not _COMMENT_HINT.search(line):
+            continue
+        quote = ""
+        index = 0
+        while index < len(line):
+            char = line[index]
+            if quote:
+                if char == "\\":
+                    index += 1
+                elif line.startswith(quote, index):
+                    index += len(quote) - 1
+                    quote = ""
+            elif char in "'\"":
+                quote = line[index:index + 3] if line.startswith(char * 3, index) else char
+                index += len(quote) - 1
+            elif char == "#":
+                yield number, line[index:]
+                break
+            index += 1
 
 
-def _comment(walker: _PythonCell, line: int, comment: str) -> None:
-    """Commented-out code: flags and autolog calls as not executed; legacy names as docs."""
-    cursor = walker.cursor
+_AUTOLOG_TEXT = re.compile(r"\bmlflow(?P<ml>\.pyspark\.ml)?\.autolog\s*\(")
+
+
+def _comment(cursor: _Cursor, line: int, comment: str) -> None:
+    """Commented-out code: flag sets and autolog calls as not executed; legacy names as docs."""
     text = comment.lstrip("#").strip()
     _legacy_refs(cursor, line, text, executed=False)
-    if not any(flag in text for flag in _FLAGS) and "autolog" not in text:
-        return
-    try:
-        tree = ast.parse(text)
-    except SyntaxError:
-        return
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        if walker.is_mlflow(node.func, "autolog"):
-            walker.autolog(node, line, executed=False)
-        elif isinstance(node.func, ast.Attribute) and node.func.attr in ("set", "config"):
-            key = walker.flag_key(node.args[0]) if node.args else None
-            if key is not None:
-                value = _literal(node.args[1]) if len(node.args) > 1 else None
-                cursor.add(
-                    Kind.FLAG_SET, line, {"flag": key, "value": value, "language": "python"},
-                    executed=False,
-                )
+    for match in _FLAG_TEXT.finditer(text):
+        if match["value"] is not None:
+            key = next(flag for flag in _FLAGS if flag.lower() == match["key"].lower())
+            details = {"flag": key, "value": match["value"], "language": "python"}
+            cursor.add(Kind.FLAG_SET, line, details, executed=False)
+    for match in _AUTOLOG_TEXT.finditer(text):
+        api = "mlflow.pyspark.ml.autolog" if match["ml"] else "mlflow.autolog"
+        details = {"api": api, "exclusive": None, "disable": None}
+        cursor.add(Kind.AUTOLOG_CALL, line, details, executed=False)
 
 
 def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]:
@@ -737,25 +794,44 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
         cursor.add(Kind.PARSE_ERROR, error.lineno or 1, {"error": error.msg})
         return cursor.findings
     walker = _PythonCell(state, cursor)
-    walker.run(tree)
+    # Most cells of a real notebook (data preparation, plots) hold nothing the finder follows:
+    # parsed (a syntax error is still reported) but not walked. A cell is walked when it holds
+    # a hint word or a name already bound to something the finder follows.
+    if _CELL_HINT.search(text) or any(name in text for name in state.bound):
+        walker.run(tree)
     if "params." in text or "metrics." in text:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                for offset, chunk in enumerate(node.value.split("\n")):
-                    if "params." in chunk or "metrics." in chunk:
-                        _legacy_refs(cursor, node.lineno + offset, chunk, executed=True)
+        # Legacy names in code are string constants: walk only the statements on lines that
+        # hold one (a filter string, an order_by, a column name).
+        hits = {n for n, line in enumerate(lines, start=1) if _LEGACY_REF.search(line)}
+        for statement in tree.body:
+            end = statement.end_lineno or statement.lineno
+            if not any(statement.lineno <= n <= end for n in hits):
+                continue
+            for node in ast.walk(statement):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    for offset, chunk in enumerate(node.value.split("\n")):
+                        if "params." in chunk or "metrics." in chunk:
+                            _legacy_refs(cursor, node.lineno + offset, chunk, executed=True)
     if _COMMENT_HINT.search(text):
-        for number, comment in _comments(text):
-            _comment(walker, number, comment)
-    cursor.findings.sort(key=lambda finding: finding.line)
+        for number, comment in _comments(lines):
+            _comment(cursor, number, comment)
+    if len(cursor.findings) > 1:
+        cursor.findings.sort(key=lambda finding: finding.line)
     return cursor.findings
 
 
 def _text_cell(notebook: Notebook, cell: Cell) -> list[Finding]:
     """Markdown, Scala, SQL, R, shell, %run and %pip cells: read as text."""
-    lines = cell.source.split("\n")
-    cursor = _Cursor(notebook, cell, lines)
+    source = cell.source
     language = cell.language
+    if language not in ("run", "pip") and not (
+        "mlflow" in source.lower()
+        or (language == "markdown" and ("params." in source or "metrics." in source))
+        or (language == "scala" and any(tuner in source for tuner in TUNERS))
+    ):
+        return []  # nothing any rule below looks for
+    lines = source.split("\n")
+    cursor = _Cursor(notebook, cell, lines)
     if language == "markdown":
         for number, line in enumerate(lines, start=1):
             if "params." in line or "metrics." in line:
@@ -802,15 +878,13 @@ def _fill_autolog_names(findings: list[Finding]) -> list[Finding]:
         if finding.kind is Kind.TUNING_FIT:
             for param in finding.details["params"]:
                 renamed.setdefault(param["legacy"], param["autolog"])
-    filled = []
     for finding in findings:
         if finding.kind is Kind.LEGACY_NAME_REF:
             group, _, name = finding.details["name"].partition(".")
             new = name if group == "metrics" else renamed.get(name, name)
-            autolog = f"{group}.{new}"
-            finding = replace(finding, details={**finding.details, "autolog_name": autolog})
-        filled.append(finding)
-    return filled
+            # The details dict is the finder's own until find() returns: fill it in place.
+            cast("dict[str, Any]", finding.details)["autolog_name"] = f"{group}.{new}"
+    return findings
 
 
 def find(notebook: Notebook) -> tuple[Finding, ...]:

@@ -70,12 +70,11 @@ def split_lines(text: str) -> list[str]:
 
 def detect_magic(source: str) -> str | None:
     """Return the cell magic on the first non-blank line of ``source`` (``"%md"``...), or None."""
-    for line in source.split("\n"):
-        stripped = line.strip()
-        if stripped:
-            token = stripped.split(None, 1)[0]
-            return token if token in CELL_MAGICS else None
-    return None
+    stripped = source.lstrip()
+    if not stripped.startswith("%"):
+        return None
+    token = stripped.split(None, 1)[0]
+    return token if token in CELL_MAGICS else None
 
 
 def _cell(
@@ -128,32 +127,32 @@ def _read_source(path: Path, text: str, comment: str, language: str) -> Notebook
     separator = f"{comment} COMMAND ----------"
     magic_prefix = f"{comment} MAGIC"
     title_prefix = f"{comment} DBTITLE "
-    chunks: list[list[tuple[int, str]]] = [[]]
-    for number, line in enumerate(lines[1:], start=2):
-        if line.strip() == separator:
-            chunks.append([])
-        else:
-            chunks[-1].append((number, line))
+    # 0-based indexes of separator lines; the header line (index 0) is no cell's.
+    cuts = [i for i, line in enumerate(lines) if line.startswith(separator)
+            and line.strip() == separator]
+    bounds = zip([0, *cuts], [*cuts, len(lines)], strict=True)
     cells: list[Cell] = []
-    for index, chunk in enumerate(chunks):
-        while chunk and not chunk[0][1].strip():
-            chunk.pop(0)
-        while chunk and not chunk[-1][1].strip():
-            chunk.pop()
+    for index, (before, after) in enumerate(bounds):
+        start, stop = before + 1, after  # the cell's lines are lines[start:stop]
+        while start < stop and not lines[start].strip():
+            start += 1
+        while stop > start and not lines[stop - 1].strip():
+            stop -= 1
         title = None
-        if chunk and chunk[0][1].startswith(title_prefix):
+        if start < stop and lines[start].startswith(title_prefix):
             # "# DBTITLE 1,<title>": the digit says whether the title is shown.
-            title = chunk.pop(0)[1][len(title_prefix):].partition(",")[2].strip()
-        if chunk and chunk[0][1].startswith(magic_prefix):
+            title = lines[start][len(title_prefix):].partition(",")[2].strip()
+            start += 1
+        body = lines[start:stop]
+        if body and body[0].startswith(magic_prefix):
+            cut = len(magic_prefix)
             body = [
-                line[len(magic_prefix) + 1:] if line.startswith(magic_prefix + " ")
-                else line[len(magic_prefix):] if line.startswith(magic_prefix)
+                line[cut + 1:] if line.startswith(" ", cut) and line.startswith(magic_prefix)
+                else line[cut:] if line.startswith(magic_prefix)
                 else line
-                for _, line in chunk
+                for line in body
             ]
-        else:
-            body = [line for _, line in chunk]
-        first = chunk[0][0] if chunk else None
+        first = start + 1 if start < stop else None
         cells.append(_cell(index, "\n".join(body), language, first_file_line=first, title=title))
     return Notebook(str(path), "", Format.DATABRICKS_SOURCE, language, tuple(cells))
 
