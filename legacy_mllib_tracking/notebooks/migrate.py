@@ -273,11 +273,14 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
     if report.verdict is Verdict.OK:
         return NotebookMigration(location, report.verdict, Outcome.OK, "nothing to migrate")
     if report.verdict is Verdict.REVIEW:
-        kinds = sorted({str(f.kind) for f in report.findings if f.verdict is Verdict.REVIEW})
-        why = ", ".join(kinds) if kinds else "see scan"
+        reviews = [f for f in report.findings if f.verdict is Verdict.REVIEW]
+        where = ", ".join(
+            f"{f.kind} ({'line ' + str(f.line) if f.cell is None else f'cell {f.cell}'})"
+            for f in reviews[:3]
+        ) + (", ..." if len(reviews) > 3 else "")
         return NotebookMigration(
             location, report.verdict, Outcome.REVIEW,
-            f"needs a person before any change ({why}): not changed",
+            f"a person must look first: {where}; `scan` says why; not changed",
         )
     if notebook.format is Format.DATABRICKS_HTML:
         return NotebookMigration(

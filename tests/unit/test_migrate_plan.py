@@ -305,3 +305,11 @@ def test_manual_child_runs_block_the_change() -> None:
     plan = plan_notebook(_report(STANDARD, _fit(3), loop))
     assert plan.outcome is Outcome.MANUAL
     assert "two trees" in plan.reason and "cell 3" in plan.reason
+
+
+def test_review_reason_names_what_to_look_at() -> None:
+    """A review notebook's reason names the findings a person must look at, and where."""
+    read = Finding(Kind.FLAG_READ, 2, 1, None, "", True, {}, Verdict.REVIEW, "…")
+    plan = plan_notebook(_report(STANDARD, _fit(3), read, verdict=Verdict.REVIEW))
+    assert plan.outcome is Outcome.REVIEW
+    assert "flag_read (cell 2)" in plan.reason
