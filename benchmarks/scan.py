@@ -6,7 +6,7 @@ scanner must do: read every file, unpack it (JSON, zip, base64), split it into c
 ``ast.parse`` every Python cell. ``scan`` is :func:`legacy_mllib_tracking.notebooks.scan` plus the
 JSON report the CLI prints. Both run interleaved in one process (one warm-up round dropped); the
 target is scan <= 2x the floor. Peak RSS is measured for 500 and 2,000 notebooks, each in a fresh
-subprocess (``ru_maxrss`` after the scan, and the same process's RSS before it).
+subprocess (its ``VmHWM`` after the scan, and its RSS before it).
 
     python benchmarks/scan.py               # 2,000 notebooks, 3 reps
     python benchmarks/scan.py --reps 5 --notebooks 2000
@@ -20,10 +20,11 @@ from __future__ import annotations
 import argparse
 import ast
 import base64
+import contextlib
 import json
+import os
 import random
 import re
-import resource
 import statistics
 import subprocess
 import sys
@@ -38,7 +39,7 @@ from _common import REPO, child_env, log
 
 sys.path.insert(0, str(REPO))
 
-from legacy_mllib_tracking.notebooks import render_json, scan  # noqa: E402
+from legacy_mllib_tracking.cli import main as cli
 
 # --- the generated tree ------------------------------------------------------------------------
 
@@ -58,16 +59,20 @@ for column in ["a", "b", "c"]:
 display(df.limit(10))"""
 
 TUNERS = [
-    """lr = LogisticRegression(maxIter=50)
-grid = ParamGridBuilder().addGrid(lr.regParam, [0.1, 0.01]).addGrid(lr.elasticNetParam, [0.0, 0.5]).build()
-cv = CrossValidator(estimator=lr, estimatorParamMaps=grid, evaluator=BinaryClassificationEvaluator(), numFolds=3)""",
-    """dt = DecisionTreeClassifier()
-pipe = Pipeline(stages=[indexer, assembler, dt])
-grid = ParamGridBuilder().addGrid(dt.maxBins, [8, 16]).addGrid(dt.maxDepth, [2, 4]).build()
-cv = CrossValidator(estimator=pipe, estimatorParamMaps=grid, evaluator=BinaryClassificationEvaluator())""",
-    """lr = LogisticRegression()
-grid = ParamGridBuilder().addGrid(lr.regParam, [0.1, 0.01]).build()
-cv = TrainValidationSplit(estimator=lr, estimatorParamMaps=grid, evaluator=BinaryClassificationEvaluator(), trainRatio=0.75)""",
+    "lr = LogisticRegression(maxIter=50)\n"
+    "grid = (ParamGridBuilder().addGrid(lr.regParam, [0.1, 0.01])\n"
+    "        .addGrid(lr.elasticNetParam, [0.0, 0.5]).build())\n"
+    "cv = CrossValidator(estimator=lr, estimatorParamMaps=grid,\n"
+    "                    evaluator=BinaryClassificationEvaluator(), numFolds=3)",
+    "dt = DecisionTreeClassifier()\n"
+    "pipe = Pipeline(stages=[indexer, assembler, dt])\n"
+    "grid = ParamGridBuilder().addGrid(dt.maxBins, [8, 16]).addGrid(dt.maxDepth, [2, 4]).build()\n"
+    "cv = CrossValidator(estimator=pipe, estimatorParamMaps=grid,\n"
+    "                    evaluator=BinaryClassificationEvaluator())",
+    "lr = LogisticRegression()\n"
+    "grid = ParamGridBuilder().addGrid(lr.regParam, [0.1, 0.01]).build()\n"
+    "cv = TrainValidationSplit(estimator=lr, estimatorParamMaps=grid,\n"
+    "                          evaluator=BinaryClassificationEvaluator(), trainRatio=0.75)",
 ]
 
 FITS = [
@@ -179,10 +184,8 @@ def _parse_all(cells: list[str]) -> int:
     for cell in cells:
         if cell.lstrip().startswith("%"):
             continue
-        try:
+        with contextlib.suppress(SyntaxError):
             ast.parse(cell)
-        except SyntaxError:
-            pass
         parsed += 1
     return parsed
 
@@ -222,29 +225,29 @@ def floor(root: Path) -> int:
 
 
 def scan_and_render(root: Path) -> int:
-    """What ``legacy-mllib-tracking scan --format json`` does, without printing."""
-    report = scan([root])
-    return len(render_json(report))
+    """``legacy-mllib-tracking scan ROOT --format json``, its output thrown away."""
+    with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+        return cli(["scan", str(root), "--format", "json", "--fail-on", "never"])
 
 
 # --- memory in a fresh process -------------------------------------------------------------------
 
 CHILD = r"""
-import json, resource, sys
+import contextlib, json, os, sys
 from pathlib import Path
-from legacy_mllib_tracking.notebooks import render_json, scan
-def rss_kib():
+from legacy_mllib_tracking.cli import main
+def status_kib(key):
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over fork and exec from the parent.
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(key + ":"):
             return int(line.split()[1])
     return 0
-before = rss_kib()
-roots = [Path(p) for p in sys.argv[1:]]
-report = scan(roots)
-text = render_json(report)
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"before_kib": before, "peak_kib": peak,
-                  "notebooks": report.summary()["scanned"], "json_bytes": len(text)}))
+before = status_kib("VmRSS")
+with open(os.devnull, "w") as null, contextlib.redirect_stdout(null):
+    main(["scan", *sys.argv[1:], "--format", "json", "--fail-on", "never"])
+peak = status_kib("VmHWM")
+notebooks = sum(1 for p in Path(sys.argv[1]).rglob("*") if p.is_file())
+print(json.dumps({"before_kib": before, "peak_kib": peak, "files": notebooks}))
 """
 
 
@@ -258,7 +261,7 @@ def memory(roots: list[Path]) -> dict[str, Any]:
     return data
 
 
-# --- main ------------------------------------------------------------------------------------------
+# --- main --------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -278,13 +281,15 @@ def main(argv: list[str] | None = None) -> int:
             f"in {time.perf_counter() - started:.1f} s")
         cases = {"floor": floor, "scan": scan_and_render}
         samples: dict[str, list[float]] = {name: [] for name in cases}
+        cpu: dict[str, list[float]] = {name: [] for name in cases}
         for round_ in range(reps + 1):
             for name, run in cases.items():
-                started = time.perf_counter()
+                started, started_cpu = time.perf_counter(), time.process_time()
                 run(root)
                 seconds = time.perf_counter() - started
                 if round_:
                     samples[name].append(seconds)
+                    cpu[name].append(time.process_time() - started_cpu)
                 log(f"round {round_}{' (warm-up)' if not round_ else ''} {name}: {seconds:.3f} s")
         parts = sorted(p for p in root.iterdir() if p.is_dir())
         small = memory(parts[:1]) if len(parts) > 1 else None
@@ -294,24 +299,31 @@ def main(argv: list[str] | None = None) -> int:
     print(f"### Notebook scan ({notebooks} notebooks: "
           + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
           + f"; {size / 2**20:.1f} MiB; {reps} reps after 1 warm-up, interleaved)\n")
-    print("| case | median s | min s | max s | per notebook ms | vs floor |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    floor_cpu = statistics.median(cpu["floor"])
+    print("| case | median s | min s | max s | per notebook ms | vs floor | CPU s | CPU vs floor |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in cases:
         values = samples[name]
         median = statistics.median(values)
+        cpu_median = statistics.median(cpu[name])
         print(f"| {name} | {median:.3f} | {min(values):.3f} | {max(values):.3f} | "
-              f"{1000 * median / notebooks:.2f} | {median / floor_s:.2f}x |")
+              f"{1000 * median / notebooks:.2f} | {median / floor_s:.2f}x | {cpu_median:.3f} | "
+              f"{cpu_median / floor_cpu:.2f}x |")
     print()
-    print("| notebooks | RSS before scan MiB | peak RSS MiB | JSON report MiB |")
+    print("| notebooks | files | RSS before scan MiB | peak RSS MiB |")
     print("| --- | --- | --- | --- |")
-    for data in filter(None, (small, large)):
-        print(f"| {data['notebooks']} | {data['before_kib'] / 1024:.1f} | "
-              f"{data['peak_kib'] / 1024:.1f} | {data['json_bytes'] / 2**20:.2f} |")
+    for count, data in ((500, small), (notebooks, large)):
+        if data is not None:
+            print(f"| {count} | {data['files']} | {data['before_kib'] / 1024:.1f} | "
+                  f"{data['peak_kib'] / 1024:.1f} |")
     ratio = scan_s / floor_s
-    print(f"\nscan / floor = {ratio:.2f} (target <= 2.00: {'met' if ratio <= 2 else 'missed'})")
+    cpu_ratio = statistics.median(cpu["scan"]) / floor_cpu
+    print(f"\nscan / floor = {ratio:.2f} wall, {cpu_ratio:.2f} CPU "
+          f"(target <= 2.00: {'met' if ratio <= 2 else 'missed'}); load average "
+          + " ".join(f"{v:.1f}" for v in os.getloadavg()))
     if small is not None:
         growth = large["peak_kib"] / small["peak_kib"]
-        print(f"peak RSS {large['notebooks']} / {small['notebooks']} notebooks = {growth:.2f}")
+        print(f"peak RSS {notebooks} / 500 notebooks = {growth:.2f}")
     return 0
 
 

@@ -318,11 +318,12 @@ class _Progress:
 def _scan(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking.notebooks import (
         Verdict,
+        iter_scan,
         parse_target,
-        render_json,
         render_sarif,
-        render_text,
         scan,
+        write_json,
+        write_text,
     )
 
     if args.format not in _SCAN_FORMATS:
@@ -332,20 +333,22 @@ def _scan(args: argparse.Namespace) -> int:
     if args.fail_on not in _FAIL_ON:
         raise _UsageError(f"--fail-on must be one of {', '.join(_FAIL_ON)}, got {args.fail_on!r}")
     target = parse_target(args.target, source="--target")
-    report = scan(args.paths, target=target, progress=_Progress())
-    if args.format == "json":
-        print(render_json(report))
-    elif args.format == "sarif":
+    if args.format == "sarif":  # one document with every result: built whole
         import legacy_mllib_tracking
 
+        report = scan(args.paths, target=target, progress=_Progress())
         print(json.dumps(render_sarif(report, version=legacy_mllib_tracking.__version__),
                          indent=2))
-    else:
-        print(render_text(report, verbose=args.verbose))
-    summary = report.summary()
-    if summary["errors"]:
+        tally = report.tally()
+    else:  # text and JSON are written file by file: memory stays flat on large trees
+        files = iter_scan(args.paths, target=target, progress=_Progress())
+        if args.format == "json":
+            tally = write_json(target.label, files, sys.stdout)
+        else:
+            tally = write_text(target.label, files, sys.stdout, verbose=args.verbose)
+    if tally.summary()["errors"]:
         return 2
-    worst = report.worst()
+    worst = tally.worst
     if args.fail_on == "migrate" and worst is Verdict.MIGRATE:
         return 1
     if args.fail_on == "review" and worst in (Verdict.MIGRATE, Verdict.REVIEW):

@@ -24,7 +24,9 @@ API (shared by ``scan`` and ``migrate``)::
     scan(paths, *, target=None, progress=None) -> ScanReport   # files/dirs, recursive;
                                                     # progress(done, total) after each file
     walk(paths) -> Iterator[Path]                   # the files scan() visits, in order
+    iter_scan(paths, *, target=None, progress=None) -> Iterator[FileReport]   # streaming
     render_text(report) / render_json(report) -> str; render_sarif(report) -> dict
+    write_text(target_label, files, out) / write_json(...) -> Tally   # file by file
 
 Values: ``Cell(index, language, magic, source, first_file_line, title=None, position=None)``;
 ``Notebook(path, name, format, language, cells, plain_script=False)``;
@@ -50,11 +52,18 @@ from legacy_mllib_tracking.notebooks._model import (
     NotebookReadError,
     NotebookReport,
     ScanReport,
+    Tally,
     Verdict,
 )
 from legacy_mllib_tracking.notebooks._readers import read_file, read_notebooks
-from legacy_mllib_tracking.notebooks._report import render_json, render_sarif, render_text
-from legacy_mllib_tracking.notebooks._scan import scan, scan_file, scan_notebook, walk
+from legacy_mllib_tracking.notebooks._report import (
+    render_json,
+    render_sarif,
+    render_text,
+    write_json,
+    write_text,
+)
+from legacy_mllib_tracking.notebooks._scan import iter_scan, scan, scan_file, scan_notebook, walk
 from legacy_mllib_tracking.notebooks._target import Target, parse_target
 
 __all__ = [
@@ -67,9 +76,11 @@ __all__ = [
     "NotebookReadError",
     "NotebookReport",
     "ScanReport",
+    "Tally",
     "Target",
     "Verdict",
     "find",
+    "iter_scan",
     "parse_target",
     "read_file",
     "read_notebooks",
@@ -80,4 +91,6 @@ __all__ = [
     "scan_file",
     "scan_notebook",
     "walk",
+    "write_json",
+    "write_text",
 ]

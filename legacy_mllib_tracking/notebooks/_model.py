@@ -24,6 +24,7 @@ __all__ = [
     "NotebookReadError",
     "NotebookReport",
     "ScanReport",
+    "Tally",
     "Verdict",
 ]
 
@@ -247,6 +248,33 @@ class FileReport:
         }
 
 
+class Tally:
+    """Running counts of a scan, for reports written file by file (memory stays flat)."""
+
+    def __init__(self) -> None:
+        self.counts = dict.fromkeys(
+            ("files", "scanned", "migrate", "review", "ok", "skipped", "errors"), 0
+        )
+        self.worst = Verdict.OK
+
+    def add(self, file: FileReport) -> None:
+        """Count one file and its notebooks."""
+        self.counts["files"] += 1
+        if file.format is Format.SKIPPED:
+            self.counts["skipped"] += 1
+        elif file.format is Format.ERROR:
+            self.counts["errors"] += 1
+        for report in file.notebooks:
+            self.counts["scanned"] += 1
+            self.counts[report.verdict.value] += 1
+            if report.verdict.rank > self.worst.rank:
+                self.worst = report.verdict
+
+    def summary(self) -> dict[str, int]:
+        """Counts: files, scanned notebooks, migrate, review, ok, skipped files, error files."""
+        return dict(self.counts)
+
+
 @dataclass(frozen=True)
 class ScanReport:
     """A whole scan: the target it was assessed for and every file, in walk order."""
@@ -258,26 +286,20 @@ class ScanReport:
         """Every scanned notebook, in file order."""
         return [report for file in self.files for report in file.notebooks]
 
+    def tally(self) -> Tally:
+        """The counts of this report."""
+        tally = Tally()
+        for file in self.files:
+            tally.add(file)
+        return tally
+
     def summary(self) -> dict[str, int]:
         """Counts: files, scanned notebooks, migrate, review, ok, skipped files, error files."""
-        verdicts = [report.verdict for report in self.notebooks()]
-        return {
-            "files": len(self.files),
-            "scanned": len(verdicts),
-            "migrate": verdicts.count(Verdict.MIGRATE),
-            "review": verdicts.count(Verdict.REVIEW),
-            "ok": verdicts.count(Verdict.OK),
-            "skipped": sum(f.format is Format.SKIPPED for f in self.files),
-            "errors": sum(f.format is Format.ERROR for f in self.files),
-        }
+        return self.tally().summary()
 
     def worst(self) -> Verdict:
         """The worst verdict over every notebook (``ok`` when there are none)."""
-        return max(
-            (report.verdict for report in self.notebooks()),
-            key=lambda verdict: verdict.rank,
-            default=Verdict.OK,
-        )
+        return self.tally().worst
 
     def to_dict(self) -> dict[str, Any]:
         """Return the whole JSON document (schema 1)."""

@@ -65,7 +65,14 @@ _HTML_MODEL = re.compile(r"""__DATABRICKS_NOTEBOOK_MODEL\s*=\s*(['"])(?P<model>[
 
 def split_lines(text: str) -> list[str]:
     r"""Split text at ``\n``, ``\r\n`` or ``\r`` only (``str.splitlines`` splits at ``\f`` too)."""
+    if "\r" not in text:
+        return text.split("\n")
     return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+def _normalise(text: str) -> str:
+    """Line ends as ``\\n`` (CRLF and CR normalised)."""
+    return text if "\r" not in text else text.replace("\r\n", "\n").replace("\r", "\n")
 
 
 def detect_magic(source: str) -> str | None:
@@ -158,7 +165,7 @@ def _read_source(path: Path, text: str, comment: str, language: str) -> Notebook
 
 
 def _read_script(path: Path, text: str) -> Notebook:
-    source = "\n".join(split_lines(text))
+    source = _normalise(text)
     cell = Cell(0, "python", None, source, 1)
     return Notebook(str(path), "", Format.PYTHON, "python", (cell,), plain_script=True)
 
@@ -197,7 +204,7 @@ def _read_ipynb(path: Path, text: str) -> Notebook:
             source = "".join(str(part) for part in source)
         elif not isinstance(source, str):
             raise _error(path, f"cell {index} 'source' is neither a string nor a list")
-        source = "\n".join(split_lines(source))
+        source = _normalise(source)
         if raw.get("cell_type") == "code":
             cells.append(_cell(index, source, language))
         else:  # markdown and raw cells are documentation
@@ -225,7 +232,7 @@ def _notebook_v1(path: Path, name: str, model: Any, fmt: Format, where: str) -> 
     cells = []
     for index, command in enumerate(commands):
         text = command.get("command", "")
-        source = "\n".join(split_lines(text if isinstance(text, str) else ""))
+        source = _normalise(text if isinstance(text, str) else "")
         title = command.get("commandTitle")
         position = command.get("position")
         cells.append(

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterable
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, TextIO
 
 from legacy_mllib_tracking.notebooks._model import (
+    FileReport,
     Finding,
     Format,
     Kind,
     NotebookReport,
     ScanReport,
+    Tally,
     Verdict,
 )
 
-__all__ = ["SARIF_RULES", "location", "render_json", "render_sarif", "render_text"]
+__all__ = [
+    "SARIF_RULES",
+    "location",
+    "render_json",
+    "render_sarif",
+    "render_text",
+    "write_json",
+    "write_text",
+]
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 
@@ -70,58 +82,86 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
-def render_text(report: ScanReport, *, verbose: bool = False) -> str:
-    """One block per notebook (verdict, findings with location and message), then a summary.
+def _text_block(file: FileReport, verbose: bool) -> list[str]:
+    if file.format is Format.ERROR:
+        return [f"ERROR    {file.error}"]
+    lines = []
+    for notebook in file.notebooks:
+        lines.append(
+            f"{notebook.verdict.value.upper():<8} {notebook.notebook.location}  "
+            f"({notebook.notebook.format.value}, {notebook.notebook.language})"
+        )
+        for finding in notebook.findings:
+            if not verbose and (
+                notebook.verdict is Verdict.OK
+                or (finding.verdict is None and not finding.executed)
+            ):
+                continue
+            tag = f" [{finding.verdict.value}]" if finding.verdict is not None else ""
+            doc = "" if finding.executed else " (not executed)"
+            lines.append(f"  {location(notebook, finding)}: {finding.kind.value}{tag}{doc}: "
+                         f"{finding.text}")
+            if finding.message:
+                lines.append(f"      {finding.message}")
+    return lines
 
+
+def _summary_line(target: str, summary: dict[str, int]) -> str:
+    read = summary["files"] - summary["skipped"] - summary["errors"]
+    return (
+        f"scanned {_plural(summary['scanned'], 'notebook')} in {_plural(read, 'file')} for "
+        f"{target}: {summary['migrate']} migrate, {summary['review']} review, "
+        f"{summary['ok']} ok; {summary['skipped']} skipped, {_plural(summary['errors'], 'error')}"
+    )
+
+
+def write_text(
+    target: str, files: Iterable[FileReport], out: TextIO, *, verbose: bool = False
+) -> Tally:
+    """Write the text report file by file (memory stays flat); return the counts.
+
+    One block per notebook (verdict, findings with location and message), then a summary line.
     Notebooks with verdict ``ok`` take one line and documentation findings are left out; with
     ``verbose`` every finding is shown.
     """
-    lines: list[str] = []
-    for file in report.files:
-        if file.format is Format.ERROR:
-            lines.append(f"ERROR    {file.error}")
-            continue
-        for notebook in file.notebooks:
-            head = (
-                f"{notebook.verdict.value.upper():<8} {notebook.notebook.location}  "
-                f"({notebook.notebook.format.value}, {notebook.notebook.language})"
-            )
-            lines.append(head)
-            for finding in notebook.findings:
-                if not verbose and (
-                    notebook.verdict is Verdict.OK
-                    or (finding.verdict is None and not finding.executed)
-                ):
-                    continue
-                tag = f" [{finding.verdict.value}]" if finding.verdict is not None else ""
-                doc = "" if finding.executed else " (not executed)"
-                lines.append(f"  {location(notebook, finding)}: {finding.kind.value}{tag}{doc}: "
-                             f"{finding.text}")
-                if finding.message:
-                    lines.append(f"      {finding.message}")
-    summary = report.summary()
-    lines.append(
-        f"scanned {_plural(summary['scanned'], 'notebook')} in "
-        f"{_plural(summary['files'] - summary['skipped'] - summary['errors'], 'file')} for "
-        f"{report.target}: {summary['migrate']} migrate, {summary['review']} review, "
-        f"{summary['ok']} ok; {summary['skipped']} skipped, "
-        f"{_plural(summary['errors'], 'error')}"
-    )
-    return "\n".join(lines)
+    tally = Tally()
+    for file in files:
+        tally.add(file)
+        for line in _text_block(file, verbose):
+            out.write(line + "\n")
+    out.write(_summary_line(target, tally.summary()) + "\n")
+    return tally
+
+
+def write_json(target: str, files: Iterable[FileReport], out: TextIO) -> Tally:
+    """Write the JSON document (schema 1) file by file, one file object per line.
+
+    Every key is always present. Not indented further: ``json.dumps(indent=...)`` takes
+    Python's slow encoder, more than the scan itself costs on a large tree; ``jq .`` reads it.
+    """
+    tally = Tally()
+    out.write(f'{{"schema": 1, "target": {json.dumps(target)}, "files": [')
+    separator = "\n"
+    for file in files:
+        tally.add(file)
+        out.write(separator + json.dumps(file.to_dict()))
+        separator = ",\n"
+    out.write(f'\n], "summary": {json.dumps(tally.summary())}}}\n')
+    return tally
+
+
+def render_text(report: ScanReport, *, verbose: bool = False) -> str:
+    """The text report of a whole scan (see :func:`write_text`)."""
+    buffer = io.StringIO()
+    write_text(report.target, report.files, buffer, verbose=verbose)
+    return buffer.getvalue().rstrip("\n")
 
 
 def render_json(report: ScanReport) -> str:
-    """The JSON document (schema 1; every key always present), one file object per line.
-
-    Not indented further: ``json.dumps(indent=...)`` takes Python's slow encoder, several times
-    the cost of the scan itself on a large tree; pipe through ``jq .`` to read it.
-    """
-    document = report.to_dict()
-    files = ",\n".join(json.dumps(file) for file in document["files"])
-    return (
-        f'{{"schema": {document["schema"]}, "target": {json.dumps(document["target"])}, '
-        f'"files": [\n{files}\n], "summary": {json.dumps(document["summary"])}}}'
-    )
+    """The JSON document of a whole scan (see :func:`write_json`)."""
+    buffer = io.StringIO()
+    write_json(report.target, report.files, buffer)
+    return buffer.getvalue()
 
 
 def _uri(path: str) -> str:

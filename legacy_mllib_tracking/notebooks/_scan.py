@@ -19,7 +19,7 @@ from legacy_mllib_tracking.notebooks._readers import read_file
 from legacy_mllib_tracking.notebooks._target import Target, parse_target
 from legacy_mllib_tracking.notebooks._verdict import assess
 
-__all__ = ["scan", "scan_file", "scan_notebook", "walk"]
+__all__ = ["iter_scan", "scan", "scan_file", "scan_notebook", "walk"]
 
 #: Directories a walk never enters: VCS data, caches, Jupyter's checkpoint copies.
 _SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "__pycache__", ".ipynb_checkpoints"})
@@ -73,6 +73,29 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
                 yield Path(root, name)
 
 
+def iter_scan(
+    paths: Iterable[str | Path],
+    *,
+    target: Target | str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[FileReport]:
+    """Like :func:`scan`, one :class:`FileReport` at a time (what the CLI streams).
+
+    Raises:
+        InvalidRuntimeVersion: ``target`` cannot be read (before any file is read).
+    """
+    resolved = _target(target)
+    files = list(walk(paths))
+
+    def reports() -> Iterator[FileReport]:
+        for done, path in enumerate(files, start=1):
+            yield scan_file(path, resolved)
+            if progress is not None:
+                progress(done, len(files))
+
+    return reports()
+
+
 def scan(
     paths: Iterable[str | Path],
     *,
@@ -94,10 +117,4 @@ def scan(
         InvalidRuntimeVersion: ``target`` cannot be read (before any file is read).
     """
     resolved = _target(target)
-    files = list(walk(paths))
-    reports = []
-    for done, path in enumerate(files, start=1):
-        reports.append(scan_file(path, resolved))
-        if progress is not None:
-            progress(done, len(files))
-    return ScanReport(resolved.label, tuple(reports))
+    return ScanReport(resolved.label, tuple(iter_scan(paths, target=resolved, progress=progress)))

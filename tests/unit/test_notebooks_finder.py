@@ -436,3 +436,20 @@ def test_python_cells_of_a_scala_notebook_are_parsed_without_their_magic(tmp_pat
     assert (fit.cell, fit.line) == (1, 12)
     physical = path.read_text().split("\n")
     assert fit.file_line is not None and physical[fit.file_line - 1] == "// MAGIC cv.fit(train)"
+
+
+def test_cells_with_nothing_to_report_still_bind_what_later_cells_use(tmp_path: Path) -> None:
+    """A plain cell's estimator, function and class names are followed into later cells."""
+    findings = scan_cells(
+        tmp_path,
+        IMPORTS,
+        "dt = DecisionTreeClassifier(maxDepth=3)\nlabel = 'y'",
+        "def helper(model):\n    return model\n\nclass Box:\n    pass",
+        "pipe = Pipeline(stages=[dt])\n"
+        "grid = ParamGridBuilder().addGrid(dt.maxBins, [8]).build()\n"
+        "cv = CrossValidator(estimator=pipe, estimatorParamMaps=grid)\n"
+        "helper(cv)\nBox(cv)\ncv.fit(df)",
+    )
+    [fit] = of_kind(findings, "tuning_fit")
+    assert fit.details["via"] == "direct"
+    assert fit.details["params"][0]["autolog"] == "DecisionTreeClassifier.maxBins"
