@@ -358,13 +358,14 @@ def _scan(args: argparse.Namespace) -> int:
 
 def _migrate(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking.notebooks import parse_target
-    from legacy_mllib_tracking.notebooks.migrate import Outcome, migrate
+    from legacy_mllib_tracking.notebooks.migrate import MigrationTally, Outcome, iter_migrate
 
     target = parse_target(args.target, source="--target")
-    result = migrate(args.paths, target=target, write=args.write, pip=args.pip,
-                     progress=_Progress())
+    tally = MigrationTally(write=args.write)
     done = "changed" if args.write else "would change"
-    for file in result.files:
+    for file in iter_migrate(args.paths, target=target, write=args.write, pip=args.pip,
+                             progress=_Progress()):
+        tally.add(file)
         if file.error is not None:
             print(f"error        {file.error}", file=sys.stderr)
             continue
@@ -373,16 +374,16 @@ def _migrate(args: argparse.Namespace) -> int:
             if notebook.outcome is not Outcome.OK:
                 label = done if notebook.outcome is Outcome.CHANGED else notebook.outcome.value
                 print(f"{label:<12} {notebook.location}: {notebook.reason}", file=sys.stderr)
-    counts = result.summary()
+    counts = tally.summary()
     print(
         f"{counts['changed_files']} file(s) {done}; notebooks: {counts['changed']} {done}, "
         f"{counts['manual']} manual, {counts['review']} review, {counts['configured']} "
-        f"configured, {counts['ok']} ok; {counts['errors']} error(s); target: {result.target}",
+        f"configured, {counts['ok']} ok; {counts['errors']} error(s); target: {target}",
         file=sys.stderr,
     )
     if counts["changed_files"] and not args.write:
         print("run again with --write to change the files", file=sys.stderr)
-    return result.exit_status
+    return tally.exit_status
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -37,7 +37,7 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,8 +65,10 @@ __all__ = [
     "PIP_LINE",
     "FileMigration",
     "MigrationResult",
+    "MigrationTally",
     "NotebookMigration",
     "Outcome",
+    "iter_migrate",
     "migrate",
     "plan_notebook",
 ]
@@ -167,21 +169,50 @@ class MigrationResult:
 
     def summary(self) -> dict[str, int]:
         """Counts: files, changed files, notebooks per outcome, error files."""
-        outcomes = [notebook.outcome for notebook in self.notebooks()]
-        counts = {"files": len(self.files), "changed_files": sum(f.changed for f in self.files)}
-        counts.update({outcome.value: outcomes.count(outcome) for outcome in Outcome})
-        counts["errors"] = sum(f.error is not None for f in self.files)
-        return counts
+        return self._tally().summary()
+
+    @property
+    def exit_status(self) -> int:
+        """The command's exit status (see :attr:`MigrationTally.exit_status`)."""
+        return self._tally().exit_status
+
+    def _tally(self) -> MigrationTally:
+        tally = MigrationTally(write=self.write)
+        for file in self.files:
+            tally.add(file)
+        return tally
+
+
+class MigrationTally:
+    """Running counts of a ``migrate`` run, for output written file by file (flat memory)."""
+
+    def __init__(self, *, write: bool) -> None:
+        self.write = write
+        self.counts = dict.fromkeys(
+            ("files", "changed_files", *(outcome.value for outcome in Outcome), "errors"), 0
+        )
+
+    def add(self, file: FileMigration) -> None:
+        """Count one file and its notebooks."""
+        self.counts["files"] += 1
+        self.counts["changed_files"] += file.changed
+        self.counts["errors"] += file.error is not None
+        for notebook in file.notebooks:
+            self.counts[notebook.outcome.value] += 1
+
+    def summary(self) -> dict[str, int]:
+        """Counts: files, changed files, notebooks per outcome, error files."""
+        return dict(self.counts)
 
     @property
     def exit_status(self) -> int:
         """2 when a file could not be read or written; 1 when a file would change (dry run) or
-        a notebook needs a manual migration; else 0."""
-        if any(f.error is not None for f in self.files):
+        a notebook with verdict ``migrate`` needs a manual change; else 0 (``review``
+        notebooks are listed but, as for ``scan --fail-on migrate``, do not fail)."""
+        if self.counts["errors"]:
             return 2
-        pending = not self.write and any(f.changed for f in self.files)
-        manual = any(n.outcome is Outcome.MANUAL for n in self.notebooks())
-        return 1 if pending or manual else 0
+        pending = not self.write and self.counts["changed_files"]
+        return 1 if pending or self.counts[Outcome.MANUAL.value] else 0
 
 
 # --- planning -------------------------------------------------------------------------------------
@@ -690,6 +721,30 @@ def migrate(
     Raises:
         legacy_mllib_tracking.InvalidRuntimeVersion: ``target`` cannot be parsed.
     """
+    from legacy_mllib_tracking.notebooks import parse_target
+
+    resolved = target if isinstance(target, Target) else parse_target(target)
+    files = iter_migrate(paths, target=resolved, write=write, pip=pip, progress=progress)
+    return MigrationResult(resolved.label, write, tuple(files))
+
+
+def iter_migrate(
+    paths: Sequence[str | os.PathLike[str]],
+    *,
+    target: Target | str | None = None,
+    write: bool = False,
+    pip: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> Iterator[FileMigration]:
+    """:func:`migrate` one file at a time: yield each file's :class:`FileMigration` when done.
+
+    Each file is scanned, planned, rewritten (and with ``write`` written) before the next is
+    read, so memory stays flat however large the tree. Skipped files are not yielded.
+
+    Raises:
+        legacy_mllib_tracking.InvalidRuntimeVersion: ``target`` cannot be parsed (before any
+            file is read).
+    """
     from legacy_mllib_tracking.notebooks import parse_target, scan_file, walk
 
     resolved = target if isinstance(target, Target) else parse_target(target)
@@ -700,16 +755,12 @@ def migrate(
         if key not in seen:
             seen.add(key)
             found.append(path)
-    files: list[FileMigration] = []
     for done, path in enumerate(found, start=1):
-        # Scan and rewrite one file at a time: the plan and the bytes are read together, and
-        # memory stays flat however large the tree.
         file = scan_file(path, resolved)
         if file.format is not Format.SKIPPED:
-            files.append(_migrate_file(file, write=write, pip=pip))
+            yield _migrate_file(file, write=write, pip=pip)
         if progress is not None:
             progress(done, len(found))
-    return MigrationResult(resolved.label, write, tuple(files))
 
 
 def _migrate_file(file: FileReport, *, write: bool, pip: bool) -> FileMigration:
