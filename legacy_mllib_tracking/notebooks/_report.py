@@ -66,6 +66,10 @@ SARIF_RULES: dict[Kind, tuple[str, str, str]] = {
 }
 
 
+#: Findings that ask for nothing but matter when migrating: shown in text without ``-v``.
+_NOTES = frozenset({Kind.LEGACY_NAME_REF, Kind.AUTOLOG_CALL, Kind.PIP_INSTALL, Kind.LOG_MODEL})
+
+
 def location(report: NotebookReport, finding: Finding) -> str:
     """Where a finding is: ``path:line``, ``path[cell 3]:2``, ``a.dbc!Folder/nb.python[cell 3]:2``.
 
@@ -94,7 +98,8 @@ def _text_block(file: FileReport, verbose: bool) -> list[str]:
         for finding in notebook.findings:
             if not verbose and (
                 notebook.verdict is Verdict.OK
-                or (finding.verdict is None and not finding.executed)
+                or (finding.verdict is None and finding.kind not in _NOTES)
+                or not finding.executed
             ):
                 continue
             tag = f" [{finding.verdict.value}]" if finding.verdict is not None else ""
@@ -121,8 +126,9 @@ def write_text(
     """Write the text report file by file (memory stays flat); return the counts.
 
     One block per notebook (verdict, findings with location and message), then a summary line.
-    Notebooks with verdict ``ok`` take one line and documentation findings are left out; with
-    ``verbose`` every finding is shown.
+    Notebooks with verdict ``ok`` take one line; others show the findings that ask for something
+    and the notes that matter when migrating (legacy names read, autolog calls, ``%pip``,
+    ``log_model``); with ``verbose`` every finding is shown, documentation too.
     """
     tally = Tally()
     for file in files:

@@ -95,7 +95,7 @@ def _without(target: Target, track: Any) -> tuple[_Without, str]:
         return _Without.NOTHING, f"the tracker is off on {target}: nothing is logged"
     decision = _decision(target, None, None)
     if isinstance(decision, Decision) and decision.mode is Mode.AUTOLOG:
-        return _Without.DATABRICKS_AUTOLOG, f"Databricks Autologging is on on {target}"
+        return _Without.DATABRICKS_AUTOLOG, f"on {target} Databricks Autologging logs it"
     runtime = target.runtime
     if runtime is not None and runtime.serverless:
         return _Without.NOTHING, f"{target} does not start autologging: nothing is logged"
@@ -146,22 +146,25 @@ def _tuning_fit(
         where = "inside `with mlflow.start_run()`" if details["run_context"] == "with" else (
             "under a run started in an earlier cell"
         )
-        lost.append(f"{FACTS['exclusive']}; this fit runs {where}")
+        lost.append(f"{FACTS['exclusive']}, and this fit runs {where}")
     if details["via"] == "pipeline":
-        lost.append(FACTS["pipeline_stage"])
+        lost.append(f"autolog logs the Pipeline fit, but {FACTS['pipeline_stage']}")
     elif details["estimator"] == "Pipeline":
         renamed = [p["autolog"] for p in details["params"] if p["autolog"] != p["legacy"]]
         lost.append(
-            FACTS["pipeline_names"] + (f" (here {', '.join(renamed)})" if renamed else "")
+            "autolog logs it, but " + FACTS["pipeline_names"]
+            + (f" (here {', '.join(renamed)})" if renamed else "")
         )
     if not lost:
         return Verdict.OK, (
-            f"without the library: {phrase} and logs it with the same param and metric names "
-            f"(child runs get random names); {with_it}"
+            f"without the library: {phrase} with the same param and metric names (child runs "
+            f"get random names); {with_it}"
         )
     # A notebook that turned autolog on itself did not rely on the tracker: a person decides.
     verdict = Verdict.REVIEW if without is _Without.OWN_AUTOLOG else Verdict.MIGRATE
-    return verdict, f"without the library: {phrase}, but {'; '.join(lost)}; {with_it}"
+    if without is _Without.DATABRICKS_AUTOLOG:
+        phrase = f"on {target}"  # each lost fact names Databricks Autologging itself
+    return verdict, f"without the library: {phrase}, {'; '.join(lost)}; {with_it}"
 
 
 def _message(
@@ -180,6 +183,8 @@ def _message(
         routed = (
             decision if isinstance(decision, str)
             else f"configure(spark) reads it and routes {decision.mode.value.upper()}"
+            + (f" (set {CONF_TRACK}=true too for the legacy layout)"
+               if decision.mode is Mode.OFF else "")
         )
         if details["flag"] == CONF_AUTOLOG:
             return Verdict.REVIEW, (
@@ -211,9 +216,14 @@ def _message(
                 f"reads {name}: runs logged by plain autolog call it {autolog}, so this finds "
                 "nothing unless the fit is migrated; with the library the legacy name is logged"
             )
+        if name.startswith("metrics."):
+            return None, (
+                f"reads {name}: plain autolog and the library log the same name, on child runs "
+                "(none where a fit logs no child runs)"
+            )
         return None, (
-            f"reads {name}: logged under this name with the library; without it only where the "
-            f"tuned estimator is not a Pipeline (else {FACTS['pipeline_names']})"
+            f"reads {name}: the library logs this name; plain autolog too, unless the tuned "
+            "estimator is a Pipeline (then Stage.name)"
         )
     if kind is Kind.START_RUN:
         if details["with"]:
