@@ -186,9 +186,15 @@ def _message(
             + (f" (set {CONF_TRACK}=true too for the legacy layout)"
                if decision.mode is Mode.OFF else "")
         )
-        if details["flag"] == CONF_AUTOLOG:
+        autologging = _without(target, None)[0] is _Without.DATABRICKS_AUTOLOG
+        if details["flag"] == CONF_AUTOLOG and autologging:
             return Verdict.REVIEW, (
                 f"without the library: {FACTS['notebook_flag']}; with it: {routed}"
+            )
+        if not target.databricks or details["flag"] == CONF_AUTOLOG:
+            return Verdict.REVIEW, (
+                f"without the library: nothing on {target} reads {details['flag']}; "
+                f"with it: {routed}"
             )
         return Verdict.REVIEW, (
             f"without the library: setting {CONF_TRACK} from a notebook no longer brings the "

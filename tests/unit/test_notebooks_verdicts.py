@@ -165,3 +165,16 @@ def test_bad_target_names_the_value_and_what_is_accepted() -> None:
     """An unreadable target is an InvalidRuntimeVersion naming it, 'oss' and the shapes."""
     with pytest.raises(InvalidRuntimeVersion, match=r"'ten'.*'oss'.*'10\.4 LTS ML'"):
         parse_target("ten")
+
+
+def test_notebook_flag_on_open_source_spark_is_read_by_nothing_but_the_library(
+    tmp_path: Path,
+) -> None:
+    """On open-source Spark no Databricks Autologging exists: only configure() reads the flag."""
+    path = write_source(tmp_path / "nb.py", [f'spark.conf.set("{CONF_AUTOLOG}", "false")'])
+    [notebook] = read_notebooks(path)
+    message = message_of(scan_notebook(notebook, "oss"), "flag_set")
+    assert message.startswith(
+        f"without the library: nothing on open-source Spark reads {CONF_AUTOLOG}"
+    )
+    assert "routes OFF" in message and f"{CONF_TRACK}=true too" in message
