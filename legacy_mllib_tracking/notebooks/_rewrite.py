@@ -483,14 +483,13 @@ def _ordered_commands(commands: Sequence[Any]) -> list[int]:
 
 
 def dbc_notebook_text(notebook: Any) -> str:
-    """A ``NotebookV1`` object's cells as text, for a diff: ``command`` texts in order."""
+    """A ``NotebookV1`` object's cells as text, for a diff: the ``command`` texts in notebook
+    order, separated like a Databricks source export (so a diff shows only the new cell)."""
     commands = notebook.get("commands", []) if isinstance(notebook, dict) else []
-    parts = []
-    for n, i in enumerate(_ordered_commands(commands)):
-        command = commands[i]
-        header = f"# cell {n} (position {command.get('position')})"
-        parts.append(header + "\n" + str(command.get("command", "")).rstrip("\n") + "\n")
-    return "\n".join(parts)
+    language = str(notebook.get("language") or "python") if isinstance(notebook, dict) else ""
+    separator = f"\n{COMMENT_PREFIXES.get(language, '#')} {_SEPARATOR}\n\n"
+    texts = [str(commands[i].get("command", "")).strip("\n") for i in _ordered_commands(commands)]
+    return separator.join(text + "\n" for text in texts)
 
 
 def insert_dbc_command(

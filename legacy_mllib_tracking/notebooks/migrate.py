@@ -524,9 +524,7 @@ def _unified(old: str, new: str, label: str) -> str:
     return "".join(out)
 
 
-def _dbc_diff(
-    old: bytes, new: bytes, path: str, entries: Sequence[tuple[str, tuple[str | int, ...]]]
-) -> str:
+def _dbc_diff(old: bytes, new: bytes, path: str, entries: Sequence[_Location]) -> str:
     parts = []
     with zipfile.ZipFile(io.BytesIO(old)) as before, zipfile.ZipFile(io.BytesIO(new)) as after:
         for entry, where in entries:
@@ -549,19 +547,23 @@ def _at(value: Any, where: Sequence[str | int]) -> Any:
 _DBC_SUFFIXES = {"python": ".python", "scala": ".scala", "sql": ".sql", "r": ".r"}
 
 
-def _dbc_location(data: bytes, name: str) -> tuple[str, tuple[str | int, ...]]:
-    """Where the notebook the scan calls ``name`` sits: (zip entry, JSON path in the entry).
+_Location = tuple[str, tuple[str | int, ...]]  # (zip entry, JSON path to the NotebookV1)
 
-    A notebook entry is itself; a notebook only embedded in a folder entry (``FolderV1``
-    ``children``) is found under the name the reader gives it (folder path + child names).
+
+def _dbc_locations(data: bytes, name: str) -> list[_Location]:
+    """Where the notebook the scan calls ``name`` sits in an archive, and its copies.
+
+    First the notebook itself: the entry ``name``, or a notebook embedded in a folder entry
+    (``FolderV1`` ``children``) under the name the reader gives it (folder path + child
+    names). Then every embedded copy of it (same ``origId`` or ``guid``, same command texts),
+    which the scan reports once but an import may read: each gets the same new cell.
 
     Raises:
         RewriteError: no entry holds it.
     """
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
-        if name in names:
-            return name, ()
+        embedded: list[tuple[_Location, str, Any]] = []
         for entry in names:
             last = entry.rsplit("/", 1)[-1]
             if "." in last and "." + last.rsplit(".", 1)[1].lower() in _DBC_SUFFIXES.values():
@@ -570,18 +572,31 @@ def _dbc_location(data: bytes, name: str) -> tuple[str, tuple[str | int, ...]]:
                 folder = json.loads(archive.read(entry).decode("utf-8-sig"))
             except ValueError:
                 continue
-            if not isinstance(folder, dict) or "children" not in folder:
-                continue
-            base = entry.rsplit(".", 1)[0] if "." in last else entry
-            found = _find_child(folder, base.rstrip("/") + "/", name, ())
-            if found is not None:
-                return entry, found
-    raise RewriteError(f"no entry of the archive holds notebook {name!r}")
+            if isinstance(folder, dict) and "children" in folder:
+                base = entry.rsplit(".", 1)[0] if "." in last else entry
+                for path, child_name, model in _children(folder, base.rstrip("/") + "/", ()):
+                    embedded.append(((entry, path), child_name, model))
+        primary: _Location
+        if name in names:
+            primary = (name, ())
+            model = json.loads(archive.read(name).decode("utf-8-sig"))
+        else:
+            match = next((item for item in embedded if item[1] == name), None)
+            if match is None:
+                raise RewriteError(f"no entry of the archive holds notebook {name!r}")
+            primary, _, model = match
+    identity, texts = _identity(model), _command_texts(model)
+    copies = [
+        where for where, _, other in embedded
+        if where != primary and identity & _identity(other) and _command_texts(other) == texts
+    ]
+    return [primary, *copies]
 
 
-def _find_child(
-    folder: Any, prefix: str, name: str, path: tuple[str | int, ...]
-) -> tuple[str | int, ...] | None:
+def _children(
+    folder: Any, prefix: str, path: tuple[str | int, ...]
+) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:
+    """(JSON path, reader's name, NotebookV1) of every notebook under a folder's children."""
     for i, child in enumerate(folder.get("children") or ()):
         if not isinstance(child, dict):
             continue
@@ -589,13 +604,28 @@ def _find_child(
         here = (*path, "children", i)
         if isinstance(child.get("commands"), list):
             language = str(child.get("language") or "python").lower()
-            if f"{prefix}{child_name}{_DBC_SUFFIXES.get(language, '.python')}" == name:
-                return here
+            yield here, f"{prefix}{child_name}{_DBC_SUFFIXES.get(language, '.python')}", child
         elif "children" in child:
-            found = _find_child(child, f"{prefix}{child_name}/", name, here)
-            if found is not None:
-                return found
-    return None
+            yield from _children(child, f"{prefix}{child_name}/", here)
+
+
+def _identity(model: Any) -> set[tuple[str, str]]:
+    if not isinstance(model, dict):
+        return set()
+    keys = ("origId", "guid")
+    return {(key, str(model[key])) for key in keys if model.get(key) not in (None, "")}
+
+
+def _command_texts(model: Any) -> list[str]:
+    commands = model.get("commands") if isinstance(model, dict) else None
+    if not isinstance(commands, list):
+        return []
+    ordered = sorted(
+        (c for c in commands if isinstance(c, dict)),
+        key=lambda c: float(c["position"]) if isinstance(c.get("position"), (int, float))
+        else float("inf"),
+    )
+    return [str(c.get("command", "")) for c in ordered]
 
 
 def _rewrite_file(
@@ -614,11 +644,11 @@ def _rewrite_file(
         entries = []
         for notebook, plan in changing:
             assert plan.cell is not None
-            entry, where = _dbc_location(data, notebook.name)
-            new = insert_dbc_command(new, entry, plan.cell, _cell_lines(plan), path=where)
-            if plan.pip:
-                new = insert_dbc_command(new, entry, 0, [PIP_LINE], path=where)
-            entries.append((entry, where))
+            for entry, where in _dbc_locations(data, notebook.name):
+                new = insert_dbc_command(new, entry, plan.cell, _cell_lines(plan), path=where)
+                if plan.pip:
+                    new = insert_dbc_command(new, entry, 0, [PIP_LINE], path=where)
+                entries.append((entry, where))
         return new, _dbc_diff(data, new, file.path, entries)
     try:
         text = data.decode("utf-8")

@@ -295,3 +295,51 @@ def test_write_refused_when_the_result_does_not_read_back(tmp_path: Path) -> Non
                           check=lambda temp: _reads_back(temp, file, plans))
     assert path.read_bytes() == SOURCE
     assert os.listdir(tmp_path) == ["churn.py"]
+
+
+def _archive(entries: dict[str, object]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, value in entries.items():
+            archive.writestr(name, json.dumps(value))
+    return out.getvalue()
+
+
+def _churn_v1(name: str = "churn") -> dict[str, object]:
+    commands = [{"version": "CommandV1", "command": text, "position": float(i + 1)}
+                for i, text in enumerate(["%md\n# Churn", IMPORTS, TUNER, FIT])]
+    return {"version": "NotebookV1", "origId": 10, "guid": "nb", "name": name,
+            "language": "python", "commands": commands}
+
+
+def test_dbc_copies_in_folder_entries_get_the_same_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A notebook that a folder entry embeds again (reported once) gets the new cell in both
+    places; the diff shows the new cell and nothing else for each."""
+    folder = {"version": "FolderV1", "name": "Team", "children": [_churn_v1()]}
+    path = tmp_path / "ws.dbc"
+    path.write_bytes(_archive({"Team/churn.python": _churn_v1(), "Team.dbc-folder": folder}))
+    assert main(["migrate", "--write", str(path)]) == 0
+    out, _ = capsys.readouterr()
+    added = [line for line in out.splitlines() if line.startswith("+") and "+++" not in line]
+    assert sorted(added) == sorted(["+from legacy_mllib_tracking import configure",
+                                    "+configure(spark)", "+", "+# COMMAND ----------", "+"] * 2)
+    assert [line for line in out.splitlines() if line.startswith("-") and "---" not in line] == []
+    with zipfile.ZipFile(path) as archive:
+        for model in (json.loads(archive.read("Team/churn.python")),
+                      json.loads(archive.read("Team.dbc-folder"))["children"][0]):
+            texts = [c["command"] for c in sorted(model["commands"], key=lambda c: c["position"])]
+            assert texts[1] == CONFIGURE
+
+
+def test_dbc_notebook_only_in_a_folder_entry(tmp_path: Path) -> None:
+    """A notebook found only inside a folder entry is rewritten there."""
+    folder = {"version": "FolderV1", "name": "Team", "children": [
+        {"version": "FolderV1", "name": "Sub", "children": [_churn_v1()]}]}
+    path = tmp_path / "ws.dbc"
+    path.write_bytes(_archive({"Team.dbc-folder": folder}))
+    assert main(["migrate", "--write", str(path)]) == 0
+    (notebook,) = read_file(path)[1]
+    assert notebook.name == "Team/Sub/churn.python"
+    assert [c.source for c in notebook.cells][1] == CONFIGURE
