@@ -16,7 +16,7 @@ import sys
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legacy_mllib_tracking.errors import LegacyTrackingError
 from legacy_mllib_tracking.keys import (
@@ -28,6 +28,9 @@ from legacy_mllib_tracking.keys import (
     TAG_LARGER_IS_BETTER,
     TAG_TUNED_PARAMS,
 )
+
+if TYPE_CHECKING:
+    from legacy_mllib_tracking.notebooks import Tally, Target
 
 __all__ = ["main", "render_tree"]
 
@@ -316,15 +319,7 @@ class _Progress:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    from legacy_mllib_tracking.notebooks import (
-        Verdict,
-        iter_scan,
-        parse_target,
-        render_sarif,
-        scan,
-        write_json,
-        write_text,
-    )
+    from legacy_mllib_tracking.notebooks import Verdict, parse_target
 
     if args.format not in _SCAN_FORMATS:
         raise _UsageError(
@@ -333,6 +328,35 @@ def _scan(args: argparse.Namespace) -> int:
     if args.fail_on not in _FAIL_ON:
         raise _UsageError(f"--fail-on must be one of {', '.join(_FAIL_ON)}, got {args.fail_on!r}")
     target = parse_target(args.target, source="--target")
+    try:
+        tally = _scan_output(args, target)
+    except BrokenPipeError:
+        # `scan ... | head`: the reader left. Point stdout at /dev/null so the final flush is
+        # quiet, and exit like a process killed by SIGPIPE.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    if tally.summary()["errors"]:
+        return 2
+    worst = tally.worst
+    if args.fail_on == "migrate" and worst is Verdict.MIGRATE:
+        return 1
+    if args.fail_on == "review" and worst in (Verdict.MIGRATE, Verdict.REVIEW):
+        return 1
+    return 0
+
+
+def _scan_output(args: argparse.Namespace, target: Target) -> Tally:
+    """Scan and write the report in ``args.format``; return the tally."""
+    from legacy_mllib_tracking.notebooks import (
+        iter_scan,
+        render_sarif,
+        scan,
+        write_json,
+        write_text,
+    )
+
     if args.format == "sarif":  # one document with every result: built whole
         import legacy_mllib_tracking
 
@@ -346,14 +370,7 @@ def _scan(args: argparse.Namespace) -> int:
             tally = write_json(target.label, files, sys.stdout)
         else:
             tally = write_text(target.label, files, sys.stdout, verbose=args.verbose)
-    if tally.summary()["errors"]:
-        return 2
-    worst = tally.worst
-    if args.fail_on == "migrate" and worst is Verdict.MIGRATE:
-        return 1
-    if args.fail_on == "review" and worst in (Verdict.MIGRATE, Verdict.REVIEW):
-        return 1
-    return 0
+    return tally
 
 
 def _migrate(args: argparse.Namespace) -> int:
