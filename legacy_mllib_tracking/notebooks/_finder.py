@@ -147,14 +147,16 @@ class _State:
     def set(self, name: str, value: Any) -> None:
         """Bind ``name``, keeping ``tuner_names`` and ``bound`` in step."""
         self.names[name] = value
+        if value is None:  # the common case: a name the finder does not follow
+            self.tuner_names.discard(name)
+            if name not in self.consts:
+                self.bound.discard(name)
+            return
         if _holds_tuner(value):
             self.tuner_names.add(name)
         else:
             self.tuner_names.discard(name)
-        if value is None and name not in self.consts:
-            self.bound.discard(name)
-        else:
-            self.bound.add(name)
+        self.bound.add(name)
 
 
 def _holds_tuner(value: Any) -> bool:

@@ -229,3 +229,26 @@ def test_scanning_imports_neither_pyspark_nor_mlflow(tree: Path) -> None:
     )
     result = run_python("-c", code, cwd=tree)
     assert result.returncode == 0, result.stderr
+
+
+def test_streamed_reports_equal_the_whole_report(tree: Path) -> None:
+    """iter_scan + write_json/write_text give what scan + render_json/render_text give."""
+    from legacy_mllib_tracking.notebooks import (
+        iter_scan,
+        render_json,
+        render_text,
+        scan,
+        write_json,
+        write_text,
+    )
+
+    report = scan([tree], target="oss")
+    streamed_json, streamed_text = io.StringIO(), io.StringIO()
+    tally = write_json(report.target, iter_scan([tree], target="oss"), streamed_json)
+    write_text(report.target, iter_scan([tree], target="oss"), streamed_text)
+    assert json.loads(streamed_json.getvalue()) == report.to_dict() == json.loads(
+        render_json(report)
+    )
+    assert streamed_text.getvalue().rstrip("\n") == render_text(report)
+    assert tally.summary() == report.summary()
+    assert tally.worst == report.worst() == "migrate"
