@@ -1,28 +1,31 @@
 """Migrating old notebooks: insert ``configure(spark)`` where a notebook needs it.
 
-:func:`migrate` scans the paths (:func:`legacy_mllib_tracking.notebooks.scan`), plans one new
-cell per notebook whose verdict is ``migrate``, and returns a unified diff per file; with
-``write=True`` it writes the changed files atomically. What it never does:
+:func:`migrate` (or :func:`iter_migrate`, file by file) scans each file
+(:func:`legacy_mllib_tracking.notebooks.scan_file`), plans one new cell per notebook whose
+verdict is ``migrate`` (:func:`plan_notebook`, pure), rewrites the file with the byte-preserving
+writers of ``_rewrite`` and returns a unified diff per file; with ``write=True`` it replaces
+each changed file atomically. What it never does:
 
-- change a notebook whose verdict is ``ok`` or ``review`` (a ``review`` notebook needs a person:
-  with manual child runs, adding the library would log every fit twice);
+- change a notebook whose verdict is ``ok`` or ``review`` (a ``review`` notebook needs a person
+  first; the reason names its findings);
 - change a notebook that already calls ``configure()`` from ``legacy_mllib_tracking`` (so a
   second run changes nothing);
-- guess: when no place satisfies every rule (after the last ``%pip`` / ``restartPython()`` cell
-  and every cell that sets a routing flag, before the first cell with a tuning fit), or a plain
-  script has no statement that creates the ``SparkSession``, the notebook is left as it is and
-  the result says why;
+- guess: when no place satisfies every rule below, a plain script has no statement that creates
+  the ``SparkSession``, or the notebook writes child runs by hand (with the library every fit
+  would log two trees), the notebook is left as it is and the result says why (``manual``);
 - write an HTML export (scan only), or touch a file it could not read.
 
-Where the cell goes: after the last cell that restarts Python or sets a flag (so the library is
-configured in the Python process and with the flags the fit runs with), before the first cell
-with a tuning fit; when nothing constrains it, after the notebook's leading markdown cells. In a
-plain script: after the statement that creates the ``SparkSession`` (or after a later statement
-of the same block that sets a flag), with that statement's indentation and session name.
+Where the cell goes: after the last cell that restarts Python (``%pip``, ``restartPython()``),
+sets a routing flag or calls ``mlflow.autolog`` (so the library is configured in the Python
+process the fit runs in, with the flags it runs with, and is not overridden by a later autolog
+call), and before the first cell with a tuning fit; when nothing constrains it, after the
+notebook's leading markdown cells. In a plain script: after the statement that creates the
+``SparkSession`` (or a later statement of the same block that sets a flag), with that
+statement's indentation and session name.
 
-Exit status of the command (:attr:`MigrationResult.exit_status`): 0 nothing left to do; 1 a file
-would change (without ``write``) or a notebook with verdict ``migrate`` could not be changed
-automatically; 2 a file could not be read or written (every other file is still done).
+Exit status of the command (:attr:`MigrationTally.exit_status`): 0 nothing left to do; 1 a file
+would change (without ``write``) or a notebook with verdict ``migrate`` needs a manual change;
+2 a file could not be read or written (every other file is still done).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 
 from legacy_mllib_tracking.notebooks._model import (
     FileReport,
+    Finding,
     Format,
     Kind,
     Notebook,
@@ -269,7 +273,7 @@ def _configure_cell(notebook: Notebook) -> int | None:
     return None
 
 
-def _executed(report: NotebookReport, *kinds: Kind) -> list[Any]:
+def _executed(report: NotebookReport, *kinds: Kind) -> list[Finding]:
     return [f for f in report.findings if f.kind in kinds and f.executed]
 
 
@@ -286,17 +290,10 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
     """
     notebook = report.notebook
     location = notebook.location
-    fits = sorted(
-        {f.cell if f.cell is not None else 0: f for f in _executed(report, Kind.TUNING_FIT)}.items()
-    )
+    fit_cells = sorted({f.cell or 0 for f in _executed(report, Kind.TUNING_FIT)})
     configured = _configure_cell(notebook)
-    if configured is not None:
-        if fits and not notebook.plain_script and configured > fits[0][0]:
-            return NotebookMigration(
-                location, report.verdict, Outcome.MANUAL,
-                f"configure() is called in cell {configured}, after the first tuning fit "
-                f"(cell {fits[0][0]}): move that call before it",
-            )
+    late = configured is not None and fit_cells and configured > fit_cells[0]
+    if configured is not None and not late:
         return NotebookMigration(
             location, report.verdict, Outcome.CONFIGURED,
             "already calls configure() from legacy_mllib_tracking",
@@ -313,12 +310,18 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
             location, report.verdict, Outcome.REVIEW,
             f"a person must look first: {where}; `scan` says why; not changed",
         )
+    if late:
+        return NotebookMigration(
+            location, report.verdict, Outcome.MANUAL,
+            f"configure() is called in cell {configured}, after the first tuning fit "
+            f"(cell {fit_cells[0]}): move that call before it",
+        )
     if notebook.format is Format.DATABRICKS_HTML:
         return NotebookMigration(
             location, report.verdict, Outcome.MANUAL,
             "HTML exports are scan only: migrate the notebook's source export or the notebook",
         )
-    if not fits:
+    if not fit_cells:
         return NotebookMigration(
             location, report.verdict, Outcome.MANUAL,
             "no tuning fit in this notebook to configure tracking for: "
@@ -326,15 +329,16 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
         )
     manual_runs = _executed(report, Kind.MANUAL_CHILD_RUNS)
     if manual_runs:
-        where = manual_runs[0].line if notebook.plain_script else f"cell {manual_runs[0].cell}"
+        first = manual_runs[0]
+        where = f"line {first.line}" if notebook.plain_script else f"cell {first.cell}"
         return NotebookMigration(
             location, report.verdict, Outcome.MANUAL,
-            f"child runs written by hand ({'line ' if notebook.plain_script else ''}{where}): "
+            f"child runs written by hand ({where}): "
             "with configure(spark) each fit would log two trees; drop that loop, then migrate",
         )
     if notebook.plain_script:
-        return _plan_script(report, fits[0][1].line)
-    return _plan_cells(report, fits[0][0], pip=pip)
+        return _plan_script(report)
+    return _plan_cells(report, fit_cells[0], pip=pip)
 
 
 #: What must run before configure(spark), and how a reason names it.
@@ -434,7 +438,7 @@ def _function_lines(tree: ast.Module) -> set[int]:
     return lines
 
 
-def _plan_script(report: NotebookReport, first_fit_line: int) -> NotebookMigration:
+def _plan_script(report: NotebookReport) -> NotebookMigration:
     notebook = report.notebook
     source = notebook.cells[0].source
     manual = Outcome.MANUAL
