@@ -442,7 +442,9 @@ def _new_ipynb_metadata(like: Any) -> dict[str, Any]:
 # --- .dbc -----------------------------------------------------------------------------------------
 
 _DBC_LANGUAGES = {".python": "python", ".scala": "scala", ".sql": "sql", ".r": "r"}
-_ORIG_ID = re.compile(rb'"origId"\s*:\s*(\d+)')
+#: Numeric ids a new command needs fresh (unique in the whole archive).
+_ID_KEYS = ("origId", "commandId")
+_ORIG_ID = re.compile(rb'"(?:origId|commandId)"\s*:\s*(\d+)')
 #: Command keys that describe a command's run, not its code: a new command starts empty.
 _DBC_FRESH: dict[str, Any] = {
     "results": None,
@@ -593,7 +595,7 @@ def _new_command(
             command[key] = position
         elif key in ("guid", "nuid"):
             command[key] = str(uuid.uuid4())
-        elif key == "origId":
+        elif key in _ID_KEYS and isinstance(value, int):
             command[key] = origid
         elif key in _DBC_FRESH:
             command[key] = copy.deepcopy(_DBC_FRESH[key])

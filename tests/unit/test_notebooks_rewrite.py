@@ -266,7 +266,7 @@ def _command(text: str, position: float, guid: str, orig: int) -> dict[str, Any]
         "state": "finished", "results": {"type": "html", "data": "<b>old output</b>"},
         "errorSummary": None, "startTime": 1600000000000, "finishTime": 1600000001000,
         "collapsed": False, "commandTitle": "old title", "showCommandTitle": True,
-        "latestUser": "someone@example.com", "nuid": guid,
+        "latestUser": "someone@example.com", "nuid": guid, "commandId": orig + 1000,
     }
 
 
@@ -335,7 +335,7 @@ def test_dbc_other_entries_kept_and_position_between_neighbours(
     assert high is None or added["position"] < high
     assert list(added) == list(original["commands"][0])
     assert added["guid"] not in {"c1", "c2", "c3"} and added["nuid"] == added["nuid"]
-    assert added["origId"] > 103
+    assert added["origId"] > 1103 and added["commandId"] > 1103
     assert (added["results"], added["commandTitle"], added["startTime"]) == (None, "", 0)
 
 
