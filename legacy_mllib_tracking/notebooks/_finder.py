@@ -51,6 +51,8 @@ _FLAG_TEXT = re.compile(
     r"""(?:["']?\s*(?:,|=|->|\s)\s*["']?(?P<value>true|false)\b)?""",
     re.I,
 )
+#: The autolog calls that log pyspark.ml tuning fits (mlflow.autolog turns on every flavor).
+_AUTOLOG_APIS = frozenset({"mlflow.autolog", "mlflow.pyspark.ml.autolog"})
 # Functions that take a tuner without fitting it.
 _BUILTINS = frozenset(dir(builtins)) | {"display", "displayHTML"}
 # An expression without one of these words (or a name bound to a tuner) holds no call we report.
@@ -590,13 +592,23 @@ class _PythonCell:
             elif last == "end_run":
                 self.state.active_run = False
                 add(Kind.END_RUN, line, {})
-            elif last == "autolog":
+            elif qualified in _AUTOLOG_APIS:  # not mlflow.spark.autolog (datasource tracking)
                 self.autolog(call, line, executed=True)
             elif last == "log_model":
                 add(Kind.LOG_MODEL, line, {"api": qualified})
             return
         if isinstance(func, ast.Attribute):
-            if func.attr in ("set", "config") and call.args:
+            if func.attr == "sql" and call.args and isinstance(_literal(call.args[0]), str):
+                # spark.sql("SET spark.databricks.mlflow.trackMLlib.enabled = true")
+                for match in _FLAG_TEXT.finditer(str(_literal(call.args[0]))):
+                    key = next(f for f in _FLAGS if f.lower() == match["key"].lower())
+                    if match["value"] is not None:
+                        add(Kind.FLAG_SET, line,
+                            {"flag": key, "value": match["value"], "language": "sql"})
+                    else:
+                        add(Kind.FLAG_READ, line, {"flag": key, "language": "sql"})
+                return
+            if func.attr in ("set", "config", "setConf") and call.args:
                 key = self.flag_key(call.args[0])
                 if key is not None:
                     value = _literal(call.args[1]) if len(call.args) > 1 else None

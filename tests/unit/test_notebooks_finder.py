@@ -453,3 +453,26 @@ def test_cells_with_nothing_to_report_still_bind_what_later_cells_use(tmp_path: 
     [fit] = of_kind(findings, "tuning_fit")
     assert fit.details["via"] == "direct"
     assert fit.details["params"][0]["autolog"] == "DecisionTreeClassifier.maxBins"
+
+
+def test_flag_set_through_sql_context_and_spark_sql(tmp_path: Path) -> None:
+    """sqlContext.setConf and spark.sql("SET ...") set the flags too; SET without value reads."""
+    findings = scan_cells(
+        tmp_path,
+        f'sqlContext.setConf("{CONF_TRACK}", "true")\n'
+        f'spark.sql("SET {CONF_AUTOLOG} = false")\n'
+        f'spark.sql("SET {CONF_TRACK}").show()',
+    )
+    sets = of_kind(findings, "flag_set")
+    assert [(f.line, f.details["flag"], f.details["value"]) for f in sets] == [
+        (1, CONF_TRACK, "true"), (2, CONF_AUTOLOG, "false"),
+    ]
+    [read] = of_kind(findings, "flag_read")
+    assert (read.line, read.details["flag"]) == (3, CONF_TRACK)
+
+
+def test_other_autolog_flavors_are_not_autolog_calls(tmp_path: Path) -> None:
+    """mlflow.spark.autolog (datasource tracking) and mlflow.sklearn.autolog log no tuning fits."""
+    code = "import mlflow\nmlflow.spark.autolog()\nmlflow.sklearn.autolog()"
+    findings = scan_cells(tmp_path, code)
+    assert of_kind(findings, "autolog_call") == []
