@@ -601,12 +601,12 @@ class _PythonCell:
             if func.attr == "sql" and call.args and isinstance(_literal(call.args[0]), str):
                 # spark.sql("SET spark.databricks.mlflow.trackMLlib.enabled = true")
                 for match in _FLAG_TEXT.finditer(str(_literal(call.args[0]))):
-                    key = next(f for f in _FLAGS if f.lower() == match["key"].lower())
+                    flag = next(f for f in _FLAGS if f.lower() == match["key"].lower())
                     if match["value"] is not None:
                         add(Kind.FLAG_SET, line,
-                            {"flag": key, "value": match["value"], "language": "sql"})
+                            {"flag": flag, "value": match["value"], "language": "sql"})
                     else:
-                        add(Kind.FLAG_READ, line, {"flag": key, "language": "sql"})
+                        add(Kind.FLAG_READ, line, {"flag": flag, "language": "sql"})
                 return
             if func.attr in ("set", "config", "setConf") and call.args:
                 key = self.flag_key(call.args[0])
