@@ -356,6 +356,8 @@ def read_file(path: str | Path) -> tuple[Format, list[Notebook]]:
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (*SOURCE_EXTENSIONS, ".ipynb", ".dbc", ".html", ".htm"):
+        if not path.exists():  # a mistyped file or folder is an error, not a skip
+            raise _error(path, "no such file or directory")
         return Format.SKIPPED, []
     if suffix == ".dbc":
         if not path.is_file():

@@ -60,17 +60,28 @@ def scan_file(path: str | Path, target: Target | str | None = None) -> FileRepor
 def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Yield every file under ``paths`` (files as given, directories recursively, sorted).
 
-    Hidden VCS folders, ``__pycache__`` and ``.ipynb_checkpoints`` are not entered. A path that
-    does not exist is yielded as is (scanning reports it as an error).
+    Hidden VCS folders, ``__pycache__`` and ``.ipynb_checkpoints`` are not entered; a file reached
+    twice is yielded once. A path that does not exist is yielded as is (scanning reports it as
+    an error).
     """
+    seen: set[str] = set()
     for path in map(Path, paths):
         if not path.is_dir():
-            yield path
-            continue
-        for root, dirs, files in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
-            for name in sorted(files):
-                yield Path(root, name)
+            candidates: Iterable[Path] = [path]
+        else:
+            candidates = _tree(path)
+        for candidate in candidates:
+            key = os.path.abspath(candidate)
+            if key not in seen:  # a file named twice (or inside two given folders) once
+                seen.add(key)
+                yield candidate
+
+
+def _tree(root: Path) -> Iterator[Path]:
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIPPED_DIRS)
+        for name in sorted(files):
+            yield Path(folder, name)
 
 
 def iter_scan(

@@ -252,3 +252,14 @@ def test_streamed_reports_equal_the_whole_report(tree: Path) -> None:
     assert streamed_text.getvalue().rstrip("\n") == render_text(report)
     assert tally.summary() == report.summary()
     assert tally.worst == report.worst() == "migrate"
+
+
+def test_missing_folder_is_an_error_and_a_file_named_twice_is_scanned_once(
+    tree: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A mistyped folder is an ERROR entry (exit 2), not a silent skip; duplicates count once."""
+    code, out, _ = run(["scan", str(tree / "nope"), str(tree / "train.py"),
+                        str(tree / "train.py"), str(tree)], capsys)
+    assert code == 2
+    assert f"ERROR    {tree / 'nope'}: no such file or directory" in out
+    assert out.count(f"MIGRATE  {tree / 'train.py'}") == 1
