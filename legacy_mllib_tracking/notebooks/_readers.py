@@ -201,7 +201,10 @@ def _read_ipynb(path: Path, text: str) -> Notebook:
             raise _error(path, f"cell {index} is not a JSON object")
         source = raw.get("source", "")
         if isinstance(source, list):
-            source = "".join(str(part) for part in source)
+            try:
+                source = "".join(source)
+            except TypeError:  # a non-string part: join what it says
+                source = "".join(str(part) for part in source)
         elif not isinstance(source, str):
             raise _error(path, f"cell {index} 'source' is neither a string nor a list")
         source = _normalise(source)
@@ -353,7 +356,7 @@ def read_file(path: str | Path) -> tuple[Format, list[Notebook]]:
         NotebookReadError: the file looks like a notebook but cannot be read (also a missing or
             unreadable file); the message is one line naming the file and the reason.
     """
-    path = Path(path)
+    path = path if isinstance(path, Path) else Path(path)
     suffix = path.suffix.lower()
     if suffix not in (*SOURCE_EXTENSIONS, ".ipynb", ".dbc", ".html", ".htm"):
         if not path.exists():  # a mistyped file or folder is an error, not a skip
