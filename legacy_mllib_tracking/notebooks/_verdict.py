@@ -132,7 +132,8 @@ def _tuning_fit(
     if details["via"] == "call":
         return Verdict.REVIEW, (
             f"the {details['tuner']} is fitted in code outside this notebook (a call into another "
-            f"file): check that file; {with_it}"
+            "file): without the library it logs what that code's fit logs, check that file; "
+            f"{with_it}"
         )
     without, phrase = _without(target, flags.get(CONF_TRACK))
     if without is _Without.NOTHING and own_autolog:
@@ -174,12 +175,18 @@ def _message(
     kind = finding.kind
     details = finding.details
     if not finding.executed:
-        return None, "documentation (comment or markdown), not code: nothing runs"
+        return None, (
+            "documentation (a comment or markdown), not code: nothing runs, without the library "
+            "or with it"
+        )
     if kind is Kind.TUNING_FIT:
         return _tuning_fit(finding, target, decision, flags, own_autolog)
     if kind is Kind.FLAG_SET:
         if target.tracker_band:
-            return None, f"honoured on {target} as before; configure(spark) reads it too"
+            return None, (
+                f"without the library: honoured on {target} as before; with it: configure(spark) "
+                "reads it too"
+            )
         routed = (
             decision if isinstance(decision, str)
             else f"configure(spark) reads it and routes {decision.mode.value.upper()}"
@@ -203,13 +210,16 @@ def _message(
         )
     if kind is Kind.FLAG_READ:
         return Verdict.REVIEW, (
-            "the flag no longer says whether MLlib fits are tracked on "
-            f"{target}; with the library, read configure(spark)'s Decision "
+            f"without the library: on {target} the flag no longer says whether MLlib fits are "
+            "tracked; with it: read configure(spark)'s Decision "
             "(legacy_mllib_tracking.current_decision()) instead"
         )
     if kind is Kind.AUTOLOG_CALL:
         if details["disable"] is True:
-            return None, "turns autologging off; configure(spark) decides the mode again when run"
+            return None, (
+                "without the library: turns autologging off; with it: configure(spark) decides "
+                "the mode again when it runs"
+            )
         return None, (
             "without the library: logs the plain autolog layout; with it: configure(spark) in "
             "AUTOLOG mode calls mlflow.pyspark.ml.autolog(exclusive=False) itself: call "
@@ -219,28 +229,38 @@ def _message(
         name, autolog = details["name"], details["autolog_name"]
         if autolog and autolog != name:
             return None, (
-                f"reads {name}: runs logged by plain autolog call it {autolog}, so this finds "
-                "nothing unless the fit is migrated; with the library the legacy name is logged"
+                f"reads {name}: without the library, runs logged by plain autolog call it "
+                f"{autolog}, so this finds nothing; with it: the legacy name is logged"
             )
         if name.startswith("metrics."):
             return None, (
-                f"reads {name}: plain autolog and the library log the same name, on child runs "
-                "(none where a fit logs no child runs)"
+                f"reads {name}: the same name without the library (plain autolog) and with it, "
+                "on child runs (none where a fit logs no child runs)"
             )
         return None, (
-            f"reads {name}: the library logs this name; plain autolog too, unless the tuned "
-            "estimator is a Pipeline (then Stage.name)"
+            f"reads {name}: without the library plain autolog logs this name unless the tuned "
+            "estimator is a Pipeline (then Stage.name); with it: this name"
         )
     if kind is Kind.START_RUN:
         if details["with"]:
-            return None, "a run the notebook starts: the library logs tuning fits inside it"
-        return None, "a run started without `with`: later fits count as under an active run"
+            return None, (
+                "without the library: the run is started as before; with it: tuning fits inside "
+                "it log into it as their parent run"
+            )
+        return None, (
+            "a run started without `with`: without the library as before; with it: later fits "
+            "log into it until end_run()"
+        )
     if kind is Kind.END_RUN:
-        return None, "ends the run started earlier"
+        return None, (
+            "without the library: ends the run as before; with it: later fits create their own "
+            "parent run"
+        )
     if kind is Kind.LOG_MODEL:
         return None, (
-            "in AUTOLOG mode autolog also logs the best model: pass configure(spark, "
-            "autolog_options={'log_models': False}) to keep only this one"
+            "without the library: logs this model as before; with it: in AUTOLOG mode autolog "
+            "also logs the best model, pass configure(spark, autolog_options={'log_models': "
+            "False}) to keep only this one"
         )
     if kind is Kind.MANUAL_CHILD_RUNS:
         return Verdict.REVIEW, (
@@ -251,21 +271,28 @@ def _message(
     if kind is Kind.NOTEBOOK_CALL:
         if details["via"] == "dbutils.notebook.run":
             return Verdict.REVIEW, (
-                "runs the other notebook in a fresh Python: configure(spark) here does not reach "
-                "it; scan and migrate that notebook"
+                "runs the other notebook in a fresh Python, without the library or with it: "
+                "configure(spark) here does not reach it; scan and migrate that notebook"
             )
         return None, (
-            "%run executes the other notebook in this Python: call configure(spark) before this "
-            "cell if it fits tuners"
+            "without the library: as before; with it: %run executes the other notebook in this "
+            "Python, so call configure(spark) before this cell if that notebook fits tuners"
         )
     if kind is Kind.PIP_INSTALL:
-        return None, f"{FACTS['restart']}: configure(spark) must come after it"
+        return None, (
+            f"without the library: as before; with it: {FACTS['restart']}, so configure(spark) "
+            "must come after it"
+        )
     if kind is Kind.NOT_APPLICABLE:
         return None, (
-            "Scala tuning: the retired feature tracked Python fits only, so nothing changes here"
+            "Scala tuning: the retired feature tracked Python fits only, so nothing changes, "
+            "without the library or with it"
         )
     if kind is Kind.PARSE_ERROR:
-        return Verdict.REVIEW, f"cannot be read as Python ({details['error']}): look at it by hand"
+        return Verdict.REVIEW, (
+            f"cannot be read as Python ({details['error']}), so the scan cannot say what happens "
+            "without the library or with it: look at it by hand"
+        )
     return None, ""
 
 

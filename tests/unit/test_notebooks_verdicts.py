@@ -44,6 +44,12 @@ NOTEBOOKS = {
                              "cv.fit(train)"],
     "own-autolog-direct": [IMPORTS, "mlflow.pyspark.ml.autolog()", TUNER, "cv.fit(train)"],
     "scala-only": ["%scala\nval cv = new CrossValidator()\ncv.fit(train)"],
+    "notes-only": [
+        IMPORTS, "%pip install x", "%run ./setup",
+        "mlflow.start_run()\nmlflow.spark.log_model(m, 'm')\nmlflow.end_run()",
+        "%md\nparams.maxDepth",
+        "# mlflow.autolog()\nmlflow.search_runs(filter_string=\"params.maxDepth = '5'\")",
+    ],
 }
 
 # (notebook, target, verdict): target None is the default, the newest ML runtime.
@@ -62,7 +68,7 @@ VERDICTS = [
     ("manual-child", None, "review"), ("flag-read", None, "review"), ("call", "oss", "review"),
     ("dbutils-run", None, "review"), ("parse-error", None, "review"),
     ("own-autolog-pipeline", "oss", "review"), ("own-autolog-direct", "oss", "ok"),
-    ("scala-only", None, "ok"), ("scala-only", "oss", "ok"),
+    ("scala-only", None, "ok"), ("scala-only", "oss", "ok"), ("notes-only", None, "ok"),
 ]
 # fmt: on
 
@@ -178,3 +184,18 @@ def test_notebook_flag_on_open_source_spark_is_read_by_nothing_but_the_library(
         f"without the library: nothing on open-source Spark reads {CONF_AUTOLOG}"
     )
     assert "routes OFF" in message and f"{CONF_TRACK}=true too" in message
+
+
+@pytest.mark.parametrize("target", [None, "oss", "9.1", "13.3.x-scala2.12"])
+def test_every_message_says_without_the_library_and_with_it(
+    tmp_path: Path, target: str | None
+) -> None:
+    """Each finding's one-line message covers the target without the library and with it."""
+    kinds = set()
+    for name in NOTEBOOKS:
+        for finding in report_for(tmp_path, name, target).findings:
+            kinds.add(finding.kind.value)
+            assert "\n" not in finding.message
+            assert "without the library" in finding.message, (name, finding)
+            assert "with it" in finding.message, (name, finding)
+    assert len(kinds) == 13  # every kind of the issue
