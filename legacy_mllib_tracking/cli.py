@@ -380,13 +380,23 @@ def _migrate(args: argparse.Namespace) -> int:
     target = parse_target(args.target, source="--target")
     tally = MigrationTally(write=args.write)
     done = "changed" if args.write else "would change"
+    reader_left = False
     for file in iter_migrate(args.paths, target=target, write=args.write, pip=args.pip,
                              progress=_Progress()):
         tally.add(file)
         if file.error is not None:
             print(f"error        {file.error}", file=sys.stderr)
             continue
-        sys.stdout.write(file.diff)
+        try:
+            sys.stdout.write(file.diff)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # `migrate ... | head`: the reader left. Every file is still done (a --write run
+            # must not stop half way); the rest of the diff goes to /dev/null.
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            reader_left = True
         for notebook in file.notebooks:
             if notebook.outcome is not Outcome.OK:
                 label = done if notebook.outcome is Outcome.CHANGED else notebook.outcome.value
@@ -400,7 +410,7 @@ def _migrate(args: argparse.Namespace) -> int:
     )
     if counts["changed_files"] and not args.write:
         print("run again with --write to change the files", file=sys.stderr)
-    return tally.exit_status
+    return 141 if reader_left and not args.write else tally.exit_status
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -343,3 +343,26 @@ def test_dbc_notebook_only_in_a_folder_entry(tmp_path: Path) -> None:
     (notebook,) = read_file(path)[1]
     assert notebook.name == "Team/Sub/churn.python"
     assert [c.source for c in notebook.cells][1] == CONFIGURE
+
+
+def test_reader_leaving_the_pipe_does_not_stop_a_write(tmp_path: Path) -> None:
+    """``migrate --write ... | head``: every file is still changed, no traceback."""
+    import subprocess
+    import sys
+
+    for i in range(30):
+        (tmp_path / f"nb{i:02}.py").write_bytes(SOURCE)
+    repo = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "legacy_mllib_tracking", "migrate", "--write", str(tmp_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=repo,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.readline()
+    process.stdout.close()  # the reader leaves after one line
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 0
+    assert "Traceback" not in err
+    assert "30 file(s) changed" in err
+    assert all(CONFIGURE in p.read_text() for p in tmp_path.glob("*.py"))
