@@ -42,7 +42,7 @@ _EVALUATOR_DEFAULTS = {
     "RankingEvaluator": "meanAveragePrecision",
 }
 _LEGACY_REF = re.compile(r"(?<![\w.])(params|metrics)\.(\w+)")
-# Cells whose comments may hold something we report; others are not tokenized.
+# Cells whose comments may hold something we report; only their lines are scanned for comments.
 _COMMENT_HINT = re.compile(r"#.*(?:trackMLlib|autologging\.enabled|autolog|params\.|metrics\.)")
 _LINE_MAGIC = re.compile(r"^[ \t]*[%!]", re.M)
 _PIP_LINE = re.compile(r"^\s*(%pip|%conda|!\s*pip3?|%sh\s+pip3?)\b")
