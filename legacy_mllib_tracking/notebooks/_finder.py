@@ -803,36 +803,50 @@ def _comment(cursor: _Cursor, line: int, comment: str) -> None:
         cursor.add(Kind.AUTOLOG_CALL, line, details, executed=False)
 
 
+def _line_magics(cursor: _Cursor, code: list[str]) -> None:
+    """Turn IPython line magics (``%pip``, ``!pip``, ``%run``...) into ``pass``, noting some."""
+    for number, line in enumerate(code, start=1):
+        stripped = line.lstrip()
+        if stripped[:1] in ("%", "!"):
+            pip = _PIP_LINE.match(line)
+            if pip is not None:
+                cursor.add(Kind.PIP_INSTALL, number, {"via": pip.group(1).replace(" ", "")})
+            elif stripped.startswith("%run"):
+                target = stripped[4:].strip() or None
+                cursor.add(Kind.NOTEBOOK_CALL, number, {"via": "%run", "target": target})
+            code[number - 1] = line[: len(line) - len(stripped)] + "pass"
+
+
 def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]:
-    lines = cell.source.split("\n")
-    cursor = _Cursor(notebook, cell, lines)
-    code = lines
     source = cell.source
-    if cell.magic is not None or (
-        ("%" in source or "!" in source) and _LINE_MAGIC.search(source)
-    ):
+    lines = source.split("\n")
+    cursor = _Cursor(notebook, cell, lines)
+    text = source
+    if cell.magic is not None:  # "%python": the cell magic's own line is no Python
         code = list(lines)
-        magic_seen = cell.magic is None
-        for number, line in enumerate(lines, start=1):
-            stripped = line.lstrip()
-            if not magic_seen and stripped:
-                magic_seen = True  # the cell magic (%python) itself
-                code[number - 1] = ""
-                continue
-            if stripped[:1] in ("%", "!"):
-                pip = _PIP_LINE.match(line)
-                if pip is not None:
-                    cursor.add(Kind.PIP_INSTALL, number, {"via": pip.group(1).replace(" ", "")})
-                elif stripped.startswith("%run"):
-                    target = stripped[4:].strip() or None
-                    cursor.add(Kind.NOTEBOOK_CALL, number, {"via": "%run", "target": target})
-                code[number - 1] = line[: len(line) - len(stripped)] + "pass"
-    text = "\n".join(code)
+        first = next(i for i, line in enumerate(code) if line.strip())
+        code[first] = ""
+        text = "\n".join(code)
     try:
         tree = ast.parse(text)
     except SyntaxError as error:
-        cursor.add(Kind.PARSE_ERROR, error.lineno or 1, {"error": error.msg})
-        return cursor.findings
+        # IPython line magics (an .ipynb's "!pip install", "%matplotlib inline") are no
+        # Python: blank them and try again. Only then: a "%" that starts a continuation line
+        # is Python's modulo operator, and a plain script has no magics at all.
+        retried = None
+        if not notebook.plain_script and _LINE_MAGIC.search(text):
+            code = text.split("\n")
+            _line_magics(cursor, code)
+            text = "\n".join(code)
+            try:
+                retried = ast.parse(text)
+            except SyntaxError:
+                retried = None
+        if retried is None:
+            cursor.findings.clear()
+            cursor.add(Kind.PARSE_ERROR, error.lineno or 1, {"error": error.msg})
+            return cursor.findings
+        tree = retried
     walker = _PythonCell(state, cursor)
     # Most cells of a real notebook (data preparation, plots) hold nothing the finder follows:
     # parsed (a syntax error is still reported) but not walked. A cell is walked when it holds

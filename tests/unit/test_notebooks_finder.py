@@ -476,3 +476,16 @@ def test_other_autolog_flavors_are_not_autolog_calls(tmp_path: Path) -> None:
     code = "import mlflow\nmlflow.spark.autolog()\nmlflow.sklearn.autolog()"
     findings = scan_cells(tmp_path, code)
     assert of_kind(findings, "autolog_call") == []
+
+
+def test_modulo_at_the_start_of_a_continuation_line_is_python_not_a_magic(
+    tmp_path: Path,
+) -> None:
+    """A line starting with % inside brackets is Python's modulo, in scripts and cells alike."""
+    code = 'label = ("run %s"\n         % "a")\ncv.fit(train)'
+    script = tmp_path / "train.py"
+    script.write_text(f"{IMPORTS}\n{TUNER}\n{code}\n")
+    [plain] = read_notebooks(script)
+    for findings in (list(find(plain)), scan_cells(tmp_path, IMPORTS, TUNER, code)):
+        assert of_kind(findings, "parse_error") == []
+        assert len(of_kind(findings, "tuning_fit")) == 1
