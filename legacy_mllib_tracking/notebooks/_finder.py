@@ -41,7 +41,8 @@ _EVALUATOR_DEFAULTS = {
     "MultilabelClassificationEvaluator": "f1Measure",
     "RankingEvaluator": "meanAveragePrecision",
 }
-_LEGACY_REF = re.compile(r"(?<![\w.])(params|metrics)\.(\w+)")
+# "params.maxDepth", not "sklearn.metrics.f1", "client-params.s3" or a call "params.get(".
+_LEGACY_REF = re.compile(r"(?<![\w.\-/])(params|metrics)\.(\w+)\b(?!\s*\()")
 # Cells whose comments may hold something we report; only their lines are scanned for comments.
 _COMMENT_HINT = re.compile(r"#.*(?:trackMLlib|autologging\.enabled|autolog|params\.|metrics\.)")
 _LINE_MAGIC = re.compile(r"^[ \t]*[%!]", re.M)
@@ -863,11 +864,17 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
             end = statement.end_lineno or statement.lineno
             if not any(statement.lineno <= n <= end for n in hits):
                 continue
+            docstrings = {
+                id(node.value) for node in ast.walk(statement)
+                if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            }
             for node in ast.walk(statement):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    # A bare string statement (a docstring) is documentation, not a query.
+                    executed = id(node) not in docstrings
                     for offset, chunk in enumerate(node.value.split("\n")):
                         if "params." in chunk or "metrics." in chunk:
-                            _legacy_refs(cursor, node.lineno + offset, chunk, executed=True)
+                            _legacy_refs(cursor, node.lineno + offset, chunk, executed=executed)
     if "#" in text and _COMMENT_HINT.search(text):
         for number, comment in _comments(lines):
             _comment(cursor, number, comment)

@@ -489,3 +489,17 @@ def test_modulo_at_the_start_of_a_continuation_line_is_python_not_a_magic(
     for findings in (list(find(plain)), scan_cells(tmp_path, IMPORTS, TUNER, code)):
         assert of_kind(findings, "parse_error") == []
         assert len(of_kind(findings, "tuning_fit")) == 1
+
+
+def test_legacy_name_lookalikes_are_not_references(tmp_path: Path) -> None:
+    """Event names, method calls and docstrings are no search of runs by legacy names."""
+    code = (
+        "def helper():\n    '''Uses params.maxDepth from the caller.'''\n\n"
+        "hooks.register('provide-client-params.s3', handler)\n"
+        "value = params.get('maxDepth')\nfilters = 'params.get(\"x\")'\n"
+        "runs = mlflow.search_runs(filter_string=\"params.maxDepth = '5'\")"
+    )
+    refs = of_kind(scan_cells(tmp_path, code), "legacy_name_ref")
+    assert [(f.line, f.details["name"], f.executed) for f in refs] == [
+        (2, "params.maxDepth", False), (7, "params.maxDepth", True),
+    ]
