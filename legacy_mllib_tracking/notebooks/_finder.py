@@ -59,8 +59,8 @@ _BUILTINS = frozenset(dir(builtins)) | {"display", "displayHTML"}
 # An expression without one of these words (or a name bound to a tuner) holds no call we report.
 # Plain substring tests: several times faster than one regex alternation on long cells.
 _CALL_WORDS = (
-    ".fit", "mlflow", "autolog", "_run", "log_model", ".set", ".config", ".get", ".contains",
-    ".append", "dbutils",
+    ".fit", "autolog", "start_run", "end_run", "log_model", ".set", ".config", ".get",
+    ".contains", ".append", "dbutils", ".sql",
 )
 # A cell without one of these (or a name the finder follows) gets the light pass only: imports,
 # definitions and top-level assignments (estimators whose class a grid may name), no calls.
