@@ -205,11 +205,18 @@ def _literal(node: ast.AST | None) -> Any:
 class _Cursor:
     """Locates lines of one cell and builds its findings."""
 
-    def __init__(self, notebook: Notebook, cell: Cell, lines: Sequence[str]) -> None:
+    def __init__(self, notebook: Notebook, cell: Cell) -> None:
         self.notebook = notebook
         self.cell = cell
-        self.lines = lines
+        self._lines: list[str] | None = None
         self.findings: list[Finding] = []
+
+    @property
+    def lines(self) -> list[str]:
+        """The cell's lines, split on first use (most cells never need them)."""
+        if self._lines is None:
+            self._lines = self.cell.source.split("\n")
+        return self._lines
 
     def add(
         self, kind: Kind, line: int, details: Mapping[str, Any], *, executed: bool = True
@@ -820,11 +827,10 @@ def _line_magics(cursor: _Cursor, code: list[str]) -> None:
 
 def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]:
     source = cell.source
-    lines = source.split("\n")
-    cursor = _Cursor(notebook, cell, lines)
+    cursor = _Cursor(notebook, cell)
     text = source
     if cell.magic is not None:  # "%python": the cell magic's own line is no Python
-        code = list(lines)
+        code = list(cursor.lines)
         first = next(i for i, line in enumerate(code) if line.strip())
         code[first] = ""
         text = "\n".join(code)
@@ -859,7 +865,9 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
     if "params." in text or "metrics." in text:
         # Legacy names in code are string constants: walk only the statements on lines that
         # hold one (a filter string, an order_by, a column name).
-        hits = {n for n, line in enumerate(lines, start=1) if _LEGACY_REF.search(line)}
+        hits = {
+            n for n, line in enumerate(cursor.lines, start=1) if _LEGACY_REF.search(line)
+        }
         for statement in tree.body:
             end = statement.end_lineno or statement.lineno
             if not any(statement.lineno <= n <= end for n in hits):
@@ -876,7 +884,7 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
                         if "params." in chunk or "metrics." in chunk:
                             _legacy_refs(cursor, node.lineno + offset, chunk, executed=executed)
     if "#" in text and _COMMENT_HINT.search(text):
-        for number, comment in _comments(lines):
+        for number, comment in _comments(cursor.lines):
             _comment(cursor, number, comment)
     if len(cursor.findings) > 1:
         cursor.findings.sort(key=lambda finding: finding.line)
@@ -893,8 +901,8 @@ def _text_cell(notebook: Notebook, cell: Cell) -> list[Finding]:
         or (language == "scala" and any(tuner in source for tuner in TUNERS))
     ):
         return []  # nothing any rule below looks for
-    lines = source.split("\n")
-    cursor = _Cursor(notebook, cell, lines)
+    cursor = _Cursor(notebook, cell)
+    lines = cursor.lines
     if language == "markdown":
         for number, line in enumerate(lines, start=1):
             if "params." in line or "metrics." in line:

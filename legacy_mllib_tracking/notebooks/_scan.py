@@ -64,8 +64,12 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path]:
     twice is yielded once. A path that does not exist is yielded as is (scanning reports it as
     an error).
     """
+    given = [Path(path) for path in paths]
+    if len(given) == 1:  # one file, or one folder (os.walk reaches each file once)
+        yield from [given[0]] if not given[0].is_dir() else _tree(given[0])
+        return
     seen: set[str] = set()
-    for path in map(Path, paths):
+    for path in given:
         if not path.is_dir():
             candidates: Iterable[Path] = [path]
         else:
