@@ -374,8 +374,7 @@ def _scan_output(args: argparse.Namespace, target: Target) -> Tally:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from legacy_mllib_tracking.notebooks import parse_target
-    from legacy_mllib_tracking.notebooks.migrate import MigrationTally, Outcome, iter_migrate
+    from legacy_mllib_tracking.notebooks import MigrationTally, Outcome, iter_migrate, parse_target
 
     target = parse_target(args.target, source="--target")
     tally = MigrationTally(write=args.write)

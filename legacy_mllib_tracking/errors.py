@@ -10,6 +10,8 @@ the builtin it refines, so ``except ValueError`` keeps working for callers who d
     ├── InvalidAutologOption (ValueError)    an autolog option mlflow.pyspark.ml.autolog lacks
     ├── InvalidOption (ValueError)           another configure() option out of range
     ├── NotATuningEstimator (TypeError)      a non-tuner where a tuner is expected
+    ├── NotebookReadError (ValueError)       a notebook file scan/migrate cannot read
+    ├── RewriteError (ValueError)            a notebook migrate cannot rewrite as asked
     ├── RunNotFound (LookupError)            a run id the tracking store does not know
     └── UnsupportedVersion (ImportError)     pyspark or mlflow older than supported, found
                                              by configure() (ImportError: what pandas and
@@ -34,6 +36,8 @@ __all__ = [
     "LegacyTrackingDeprecationWarning",
     "LegacyTrackingError",
     "NotATuningEstimator",
+    "NotebookReadError",
+    "RewriteError",
     "RunNotFound",
     "RuntimeVersionWarning",
     "TrackingWarning",
@@ -67,6 +71,21 @@ class InvalidOption(LegacyTrackingError, ValueError):
 
 class NotATuningEstimator(LegacyTrackingError, TypeError):
     """An object passed where a ``CrossValidator`` or ``TrainValidationSplit`` is expected."""
+
+
+class NotebookReadError(LegacyTrackingError, ValueError):
+    """A notebook file that cannot be read (a bad zip, broken JSON, bytes that do not decode).
+
+    ``str()`` is one line naming the file and the reason. ``scan`` reports it as the file's
+    error entry and goes on with the other files.
+    """
+
+
+class RewriteError(LegacyTrackingError, ValueError):
+    """A notebook that ``migrate`` cannot rewrite as asked; ``str()`` is one line naming why.
+
+    The file is left as it was.
+    """
 
 
 class RunNotFound(LegacyTrackingError, LookupError):

@@ -6,7 +6,7 @@ API (shared by ``scan`` and ``migrate``)::
 
     from legacy_mllib_tracking.notebooks import (
         Cell, Notebook, Finding, Kind, Verdict, Format,          # values (_model.py)
-        NotebookReport, FileReport, ScanReport, NotebookReadError,
+        NotebookReport, FileReport, ScanReport, NotebookReadError, RewriteError,
         read_file, read_notebooks,                               # readers (_readers.py)
         Target, parse_target,                                    # targets (_target.py)
         find, scan_notebook, scan,                               # finder / assessment / walk
@@ -37,11 +37,39 @@ magic (``%md``) on line 1; ``file_line = first_file_line + line - 1``. For a ``t
 details are ``tuner``, ``via`` (direct | setter-chain | pipeline | call), ``run_context``
 (with | active-run | none), ``estimator``, ``params`` (``[{name, stage, legacy, autolog}]``),
 ``metric``.
+A report's ``configure_mode`` / ``configure_call()`` give the call that tracks its fits on the
+target (``configure(spark, mode='legacy')`` where ``configure(spark)`` alone routes OFF).
+
+Migrating (``_migrate.py``)::
+
+    migrate(paths, *, target=None, write=False, pip=False, progress=None) -> MigrationResult
+    iter_migrate(...) -> Iterator[FileMigration]    # file by file (what the CLI streams)
+    plan_notebook(report, *, pip=False) -> NotebookMigration   # pure: where the cell goes
+    MigrationResult(target, write, files).exit_status / .summary() / .notebooks()
+    FileMigration(path, format, notebooks, diff, written, error)
+    NotebookMigration(location, verdict, outcome, reason, cell, after_line, pip, session,
+                      indent, mode)
+    Outcome: changed | configured | ok | review | manual;  MigrationTally: running counts
+
+Errors (defined in :mod:`legacy_mllib_tracking.errors`, re-exported here):
+``NotebookReadError`` (a file that cannot be read) and ``RewriteError`` (a notebook that
+cannot be rewritten), both ``LegacyTrackingError`` and ``ValueError``.
 """
 
 from __future__ import annotations
 
+from legacy_mllib_tracking.errors import NotebookReadError, RewriteError
 from legacy_mllib_tracking.notebooks._finder import find
+from legacy_mllib_tracking.notebooks._migrate import (
+    FileMigration,
+    MigrationResult,
+    MigrationTally,
+    NotebookMigration,
+    Outcome,
+    iter_migrate,
+    migrate,
+    plan_notebook,
+)
 from legacy_mllib_tracking.notebooks._model import (
     Cell,
     FileReport,
@@ -49,7 +77,6 @@ from legacy_mllib_tracking.notebooks._model import (
     Format,
     Kind,
     Notebook,
-    NotebookReadError,
     NotebookReport,
     ScanReport,
     Tally,
@@ -68,20 +95,29 @@ from legacy_mllib_tracking.notebooks._target import Target, parse_target
 
 __all__ = [
     "Cell",
+    "FileMigration",
     "FileReport",
     "Finding",
     "Format",
     "Kind",
+    "MigrationResult",
+    "MigrationTally",
     "Notebook",
+    "NotebookMigration",
     "NotebookReadError",
     "NotebookReport",
+    "Outcome",
+    "RewriteError",
     "ScanReport",
     "Tally",
     "Target",
     "Verdict",
     "find",
+    "iter_migrate",
     "iter_scan",
+    "migrate",
     "parse_target",
+    "plan_notebook",
     "read_file",
     "read_notebooks",
     "render_json",

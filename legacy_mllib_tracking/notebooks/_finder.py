@@ -52,6 +52,8 @@ _FLAG_TEXT = re.compile(
     r"""(?:["']?\s*(?:,|=|->|\s)\s*["']?(?P<value>true|false)\b)?""",
     re.I,
 )
+#: This library's package: ``<package>.configure(...)`` is a ``library_configure`` finding.
+_PACKAGE = "legacy_mllib_tracking"
 #: The autolog calls that log pyspark.ml tuning fits (mlflow.autolog turns on every flavor).
 _AUTOLOG_APIS = frozenset({"mlflow.autolog", "mlflow.pyspark.ml.autolog"})
 # Functions that take a tuner without fitting it.
@@ -60,7 +62,7 @@ _BUILTINS = frozenset(dir(builtins)) | {"display", "displayHTML"}
 # Plain substring tests: several times faster than one regex alternation on long cells.
 _CALL_WORDS = (
     ".fit", "autolog", "start_run", "end_run", "log_model", ".set", ".config", ".get",
-    ".contains", ".append", "dbutils", ".sql",
+    ".contains", ".append", "dbutils", ".sql", "configure",
 )
 # A cell without one of these (or a name the finder follows) gets the light pass only: imports,
 # definitions and top-level assignments (estimators whose class a grid may name), no calls.
@@ -145,6 +147,7 @@ class _State:
     functions: dict[str, _Function] = field(default_factory=dict)
     tuner_names: set[str] = field(default_factory=set)  # names whose value holds a tuner
     bound: set[str] = field(default_factory=set)  # names bound to a value the finder follows
+    library: set[str] = field(default_factory=set)  # names bound to this library or configure
     active_run: bool = False
 
     def set(self, name: str, value: Any) -> None:
@@ -449,11 +452,16 @@ class _PythonCell:
                 else:
                     head = alias.name.split(".", 1)[0]
                     self.state.aliases[head] = head
+                if alias.name.split(".", 1)[0] == _PACKAGE:
+                    self.state.library.add(alias.asname or _PACKAGE)
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
             for alias in node.names:
                 if alias.name != "*":
                     self.state.aliases[alias.asname or alias.name] = f"{module}.{alias.name}"
+                    if module.split(".", 1)[0] == _PACKAGE:
+                        # ``configure as setup``: later cells call it by a name with no hint
+                        self.state.library.add(alias.asname or alias.name)
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             value_node = node.value
             if value_node is None:
@@ -566,9 +574,10 @@ class _PythonCell:
         start, end = node.lineno, node.end_lineno or node.lineno
         lines = self.cursor.lines
         segment = lines[start - 1] if end == start else "\n".join(lines[start - 1:end])
+        state = self.state
         if not _has_any(segment, _CALL_WORDS) and not (
-            self.state.tuner_names and any(name in segment for name in self.state.tuner_names)
-        ):
+            state.tuner_names and any(name in segment for name in state.tuner_names)
+        ) and not (state.library and any(name in segment for name in state.library)):
             return
         for child in ast.walk(node):
             if isinstance(child, ast.Call):
@@ -594,6 +603,9 @@ class _PythonCell:
             return
         qualified = self.qualified(func) or ""
         last = qualified.rsplit(".", 1)[-1]
+        if last == "configure" and qualified.startswith(_PACKAGE + "."):
+            self.configure(call, line)
+            return
         if qualified.startswith("mlflow."):
             if last == "start_run":
                 self.start_run(call, in_with=False)
@@ -694,6 +706,33 @@ class _PythonCell:
                 call.lineno,
                 {"loop": self.cursor.lines[loop - 1].strip(), "loop_line": loop},
             )
+
+    def configure(self, call: ast.Call, line: int) -> None:
+        """``legacy_mllib_tracking.configure(spark, mode=..., runtime_version=...)``.
+
+        ``mode`` and ``runtime_version`` are kept when written as literals; ``dynamic`` is
+        true when either (or ``**options``) is an expression the scan cannot read.
+        """
+        mode = _kwarg(call, "mode")
+        runtime = _kwarg(call, "runtime_version")
+        dynamic = any(k.arg is None for k in call.keywords) or any(
+            node is not None and not isinstance(_literal(node), str)
+            and not (isinstance(node, ast.Constant) and node.value is None)
+            for node in (mode, runtime)
+        )
+        session = _dotted(call.args[0]) if call.args else None
+        self.cursor.add(
+            Kind.LIBRARY_CONFIGURE,
+            line,
+            {
+                "session": session,
+                "mode": _literal(mode) if isinstance(_literal(mode), str) else None,
+                "runtime_version": (
+                    _literal(runtime) if isinstance(_literal(runtime), str) else None
+                ),
+                "dynamic": dynamic,
+            },
+        )
 
     def autolog(self, call: ast.Call, line: int, *, executed: bool) -> None:
         name = self.qualified(call.func) or ""
@@ -858,7 +897,11 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
     # Most cells of a real notebook (data preparation, plots) hold nothing the finder follows:
     # parsed (a syntax error is still reported) but not walked. A cell is walked when it holds
     # a hint word or a name already bound to something the finder follows.
-    if _has_any(text, _CELL_WORDS) or _has_any(text, tuple(state.bound)):
+    if (
+        _has_any(text, _CELL_WORDS)
+        or _has_any(text, tuple(state.bound))
+        or (state.library and _has_any(text, tuple(state.library)))
+    ):
         walker.run(tree)
     else:
         walker.light(tree)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from legacy_mllib_tracking.errors import LegacyTrackingError
+from legacy_mllib_tracking.errors import NotebookReadError
 
 __all__ = [
     "Cell",
@@ -27,13 +27,6 @@ __all__ = [
     "Tally",
     "Verdict",
 ]
-
-
-class NotebookReadError(LegacyTrackingError, ValueError):
-    """A notebook file that cannot be read (a bad zip, broken JSON, bytes that do not decode).
-
-    ``str()`` is one line naming the file and the reason.
-    """
 
 
 class Format(str, enum.Enum):
@@ -85,6 +78,8 @@ class Kind(str, enum.Enum):
     PIP_INSTALL = "pip_install"
     #: Tuning code the retired feature never covered (Scala).
     NOT_APPLICABLE = "not_applicable"
+    #: ``legacy_mllib_tracking.configure(...)``: the fits after it are tracked by this library.
+    LIBRARY_CONFIGURE = "library_configure"
     #: A Python cell that does not parse; the rest of the notebook is still scanned.
     PARSE_ERROR = "parse_error"
 
@@ -213,11 +208,29 @@ class Finding:
 
 @dataclass(frozen=True)
 class NotebookReport:
-    """A scanned notebook: its verdict for the target and its findings in notebook order."""
+    """A scanned notebook: its verdict for the target and its findings in notebook order.
+
+    Attributes:
+        notebook: the notebook read.
+        verdict: the worst verdict of its findings (``ok`` when none asks for anything).
+        findings: every finding, in notebook order, each with its verdict and message.
+        configure_mode: the mode the ``configure()`` call that migrates this notebook must
+            force on the target: ``"legacy"`` where ``configure(spark)`` alone routes OFF (a
+            standard runtime >= 10.2, serverless), else ``None`` (``configure(spark)`` routes
+            by itself). The scan's messages and ``migrate`` both use :meth:`configure_call`.
+    """
 
     notebook: Notebook
     verdict: Verdict
     findings: tuple[Finding, ...]
+    configure_mode: str | None = None
+
+    def configure_call(self, session: str = "spark") -> str:
+        """The call that tracks this notebook's fits on the target: ``configure(spark)`` or
+        ``configure(spark, mode='legacy')`` (``session``: the SparkSession's name)."""
+        if self.configure_mode is None:
+            return f"configure({session})"
+        return f"configure({session}, mode={self.configure_mode!r})"
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object of this notebook (schema 1)."""
@@ -225,6 +238,7 @@ class NotebookReport:
             "name": self.notebook.name,
             "language": self.notebook.language,
             "verdict": self.verdict.value,
+            "configure_call": self.configure_call(),
             "findings": [finding.to_dict() for finding in self.findings],
         }
 

@@ -67,7 +67,10 @@ SARIF_RULES: dict[Kind, tuple[str, str, str]] = {
 
 
 #: Findings that ask for nothing but matter when migrating: shown in text without ``-v``.
-_NOTES = frozenset({Kind.LEGACY_NAME_REF, Kind.AUTOLOG_CALL, Kind.PIP_INSTALL, Kind.LOG_MODEL})
+_NOTES = frozenset({
+    Kind.LEGACY_NAME_REF, Kind.AUTOLOG_CALL, Kind.PIP_INSTALL, Kind.LOG_MODEL,
+    Kind.LIBRARY_CONFIGURE,
+})
 
 
 def location(report: NotebookReport, finding: Finding) -> str:
@@ -96,8 +99,9 @@ def _text_block(file: FileReport, verbose: bool) -> list[str]:
             f"({notebook.notebook.format.value}, {notebook.notebook.language})"
         )
         for finding in notebook.findings:
+            # An ok notebook takes one line, plus its configure() calls: they say why it is ok.
             if not verbose and (
-                notebook.verdict is Verdict.OK
+                (notebook.verdict is Verdict.OK and finding.kind is not Kind.LIBRARY_CONFIGURE)
                 or (finding.verdict is None and finding.kind not in _NOTES)
                 or not finding.executed
             ):
@@ -126,9 +130,10 @@ def write_text(
     """Write the text report file by file (memory stays flat); return the counts.
 
     One block per notebook (verdict, findings with location and message), then a summary line.
-    Notebooks with verdict ``ok`` take one line; others show the findings that ask for something
-    and the notes that matter when migrating (legacy names read, autolog calls, ``%pip``,
-    ``log_model``); with ``verbose`` every finding is shown, documentation too.
+    Notebooks with verdict ``ok`` take one line (plus their ``configure()`` calls, which say
+    why); others show the findings that ask for something and the notes that matter when
+    migrating (legacy names read, autolog calls, ``%pip``, ``log_model``, ``configure()``);
+    with ``verbose`` every finding is shown, documentation too.
     """
     tally = Tally()
     for file in files:

@@ -33,7 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from legacy_mllib_tracking.errors import LegacyTrackingError
+from legacy_mllib_tracking.errors import RewriteError
 
 __all__ = [
     "COMMENT_PREFIXES",
@@ -55,10 +55,6 @@ _MAGIC = "MAGIC"
 #: Keys of a Jupyter code cell in nbformat 4 (``id`` from 4.5 on), in nbformat's own order.
 _IPYNB_CODE_KEYS = ("cell_type", "execution_count", "id", "metadata", "outputs", "source")
 _DATABRICKS_CELL_METADATA = "application/vnd.databricks.v1+cell"
-
-
-class RewriteError(LegacyTrackingError, ValueError):
-    """A notebook that cannot be rewritten as asked; ``str()`` is one line naming why."""
 
 
 # --- shared ---------------------------------------------------------------------------------------

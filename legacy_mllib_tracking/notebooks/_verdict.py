@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from legacy_mllib_tracking.errors import InvalidFlagValue
+from legacy_mllib_tracking.errors import LegacyTrackingError
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
 from legacy_mllib_tracking.notebooks._model import (
     Finding,
@@ -25,7 +26,10 @@ from legacy_mllib_tracking.notebooks._model import (
 from legacy_mllib_tracking.notebooks._target import Target
 from legacy_mllib_tracking.routing import Decision, Mode, decide
 
-__all__ = ["FACTS", "assess"]
+__all__ = ["FACTS", "LEGACY_CALL", "Coverage", "assess", "coverage", "where"]
+
+#: What migrate inserts (and the messages name) where ``configure(spark)`` alone routes OFF.
+LEGACY_CALL = "configure(spark, mode='legacy')"
 
 #: The documented facts the messages quote, each said once.
 FACTS: Mapping[str, str] = {
@@ -70,17 +74,195 @@ def _flags(findings: Sequence[Finding]) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _decision(target: Target, track: Any, autolog: Any) -> Decision | str:
+def _decision(
+    target: Target, track: Any, autolog: Any, mode: str | None = None,
+    runtime_version: str | None = None,
+) -> Decision | str:
+    """What ``configure(spark, mode=mode, runtime_version=runtime_version)`` decides on
+    ``target`` with the notebook's flags; the error message where it would raise."""
+    track = track if isinstance(track, (str, bool)) else None
+    autolog = autolog if isinstance(autolog, (str, bool)) else None
     try:
+        if runtime_version is not None:  # configure(runtime_version=...) overrides the runtime
+            return decide(runtime_version, track=track, autolog=autolog, mode=mode,
+                          runtime_source="configure(runtime_version=...)")
         return decide(
-            target.runtime,
-            databricks=target.databricks,
-            ml=target.ml,
-            track=track if isinstance(track, (str, bool)) else None,
-            autolog=autolog if isinstance(autolog, (str, bool)) else None,
+            target.runtime, databricks=target.databricks, ml=target.ml, track=track,
+            autolog=autolog, mode=mode,
         )
-    except InvalidFlagValue as error:
+    except LegacyTrackingError as error:
         return str(error)
+
+
+# --- which configure() call covers a tuning fit ------------------------------------------------
+
+#: Findings that undo an earlier ``configure()`` (it must run after them), and what they do.
+_UNDOES = {
+    Kind.PIP_INSTALL: "restarts Python",
+    Kind.FLAG_SET: "sets {flag}",
+    Kind.AUTOLOG_CALL: "calls mlflow autolog, which replaces what configure() set up",
+}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How the notebook's ``configure()`` calls relate to one tuning fit.
+
+    Attributes:
+        configure: the last executed ``library_configure`` before the fit, or ``None``.
+        undone_by: the first finding between that call and the fit that undoes it (a ``%pip``
+            or ``restartPython()``, a flag set, an autolog call), or ``None``.
+        later: when no call comes before the fit, the first one after it, else ``None``.
+        flags: the routing flags the notebook set before ``configure`` (what it reads).
+    """
+
+    configure: Finding | None
+    undone_by: Finding | None
+    later: Finding | None
+    flags: Mapping[str, Any]
+
+    @property
+    def covered(self) -> bool:
+        """A ``configure()`` call runs before the fit and nothing undoes it in between."""
+        return self.configure is not None and self.undone_by is None
+
+
+def coverage(findings: Sequence[Finding]) -> list[Coverage | None]:
+    """For each finding (in notebook order), its :class:`Coverage` if it is an executed tuning
+    fit in a notebook that calls ``configure()``, else ``None``."""
+    result: list[Coverage | None] = [None] * len(findings)
+    if not any(f.kind is Kind.LIBRARY_CONFIGURE and f.executed for f in findings):
+        return result
+    active: Finding | None = None
+    undone: Finding | None = None
+    flags: dict[str, Any] = {}
+    flags_at: dict[str, Any] = {}
+    pending: list[int] = []  # fits with no configure() before them
+    for index, finding in enumerate(findings):
+        if not finding.executed:
+            continue
+        kind = finding.kind
+        if kind is Kind.LIBRARY_CONFIGURE:
+            for fit in pending:
+                result[fit] = Coverage(None, None, finding, {})
+            pending = []
+            active, undone, flags_at = finding, None, dict(flags)
+        elif kind in _UNDOES:
+            if kind is Kind.FLAG_SET:
+                flags[finding.details["flag"]] = finding.details["value"]
+            if active is not None and undone is None:
+                undone = finding
+        elif kind is Kind.TUNING_FIT:
+            if active is None:
+                pending.append(index)
+                result[index] = Coverage(None, None, None, {})
+            else:
+                result[index] = Coverage(active, undone, None, flags_at)
+    return result
+
+
+def where(finding: Finding) -> str:
+    """``cell 3``, or ``line 12`` in a plain script."""
+    return f"line {finding.line}" if finding.cell is None else f"cell {finding.cell}"
+
+
+def _call_text(finding: Finding) -> str:
+    """The configure() call as the notebook makes it, with the arguments that route."""
+    details = finding.details
+    arguments = [details["session"] or "..."]
+    for key in ("mode", "runtime_version"):
+        if details[key] is not None:
+            arguments.append(f"{key}={details[key]!r}")
+    return f"configure({', '.join(arguments)})"
+
+
+def _configured_decision(target: Target, finding: Finding, flags: Mapping[str, Any]
+                         ) -> Decision | str | None:
+    """What a ``configure()`` call decides; ``None`` when the scan cannot read its arguments."""
+    details = finding.details
+    if details["dynamic"]:
+        return None
+    return _decision(target, flags.get(CONF_TRACK), flags.get(CONF_AUTOLOG), details["mode"],
+                     details["runtime_version"])
+
+
+def _covered_fit(
+    finding: Finding, target: Target, cover: Coverage, own_autolog: bool
+) -> tuple[Verdict, str]:
+    """Verdict and message of a fit that a ``configure()`` call runs before."""
+    assert cover.configure is not None
+    call, at = _call_text(cover.configure), where(cover.configure)
+    without, phrase = _without(target, cover.flags.get(CONF_TRACK))
+    if without is _Without.NOTHING and own_autolog:
+        phrase = "the notebook's own autolog call logs it"
+    decision = _configured_decision(target, cover.configure, cover.flags)
+    if decision is None:
+        return Verdict.REVIEW, (
+            f"without the library: {phrase}; with it: {call} in {at} covers this fit, but its "
+            "mode or runtime_version is an expression the scan cannot tell: check what it routes"
+        )
+    if isinstance(decision, str):
+        return Verdict.REVIEW, (
+            f"without the library: {phrase}; with it: {call} in {at} raises before this fit: "
+            f"{decision}"
+        )
+    if decision.mode is Mode.OFF:
+        if decision.forced:
+            return Verdict.OK, (
+                f"without the library: {phrase}; with it: {call} in {at} covers this fit and "
+                "turns this library's tracking off, as the notebook asks"
+            )
+        return Verdict.MIGRATE, (
+            f"without the library: {phrase}; with it: {call} in {at} routes OFF here "
+            f"({decision.reason}) and logs nothing: call {LEGACY_CALL} instead"
+        )
+    return Verdict.OK, (
+        f"without the library: {phrase}; with it: {call} in {at} covers this fit: it routes "
+        f"{decision.mode.value.upper()} and logs a parent run and one child run per param map "
+        f"under the legacy names{_names(finding.details)}"
+    )
+
+
+def _not_covered(cover: Coverage) -> str:
+    """Why a notebook's configure() call does not cover a fit ("" when it has none)."""
+    if cover.later is not None:
+        return f"; configure() in {where(cover.later)} runs after this fit: call it before"
+    if cover.configure is not None and cover.undone_by is not None:
+        undo = cover.undone_by
+        return (
+            f"; configure() in {where(cover.configure)} is undone: {where(undo)} "
+            f"{_UNDOES[undo.kind].format(**undo.details)}, so call configure() after that"
+        )
+    return ""
+
+
+def _configure_message(
+    finding: Finding, target: Target, flags: Mapping[str, Any]
+) -> str:
+    """The message of a ``library_configure`` finding: what the call routes on the target."""
+    without = (
+        "without the library: this line fails (legacy_mllib_tracking is not installed); "
+    )
+    decision = _configured_decision(target, finding, flags)
+    if decision is None:
+        return without + (
+            "with it: its mode or runtime_version is an expression the scan cannot tell, so "
+            "what it routes is not known"
+        )
+    if isinstance(decision, str):
+        return without + f"with it: raises {decision}"
+    covers = (
+        "the tuning fits after it are covered until a %pip, restartPython(), flag set or "
+        "autolog call"
+    )
+    if decision.mode is Mode.OFF and not decision.forced:
+        return without + (
+            f"with it: routes OFF on {target} ({decision.reason}), so the tuning fits after it "
+            f"log nothing; {LEGACY_CALL} logs the legacy layout"
+        )
+    if decision.mode is Mode.OFF:
+        return without + f"with it: turns this library's tracking off on {target}, as forced"
+    return without + f"with it: routes {decision.mode.value.upper()} on {target}; {covers}"
 
 
 def _without(target: Target, track: Any) -> tuple[_Without, str]:
@@ -102,25 +284,35 @@ def _without(target: Target, track: Any) -> tuple[_Without, str]:
     return _Without.NOTHING, f"{target} has no autologging: nothing is logged"
 
 
+def _names(details: Mapping[str, Any] | None) -> str:
+    """`` (params.maxDepth, metrics.avg_f1)``: the legacy names a fit logs, or ""."""
+    if details is None:
+        return ""
+    shown = [f"params.{p['legacy']}" for p in details["params"]]
+    if details.get("metric"):
+        shown.append(f"metrics.{details['metric']}")
+    return f" ({', '.join(shown)})" if shown else ""
+
+
 def _with(decision: Decision | str, details: Mapping[str, Any] | None = None) -> str:
-    """'with it: ...' for a tuning fit."""
+    """'with it: ...' for a tuning fit that no configure() call covers yet.
+
+    Where ``configure(spark)`` alone routes OFF (standard runtimes >= 10.2, serverless: no
+    flag on), it would log nothing: the message names :data:`LEGACY_CALL`, which ``migrate``
+    inserts there (:attr:`NotebookReport.configure_mode`).
+    """
     if isinstance(decision, str):
         return f"with it: configure(spark) refuses the notebook's flag: {decision}"
+    logs = (
+        "logs a parent run and one child run per param map under the legacy names"
+        + _names(details)
+    )
     if decision.mode is Mode.OFF:
         return (
-            f"with it: configure(spark) routes OFF here ({decision.reason}); set {CONF_TRACK}="
-            "true before it to log the legacy layout"
+            f"with it: configure(spark) alone routes OFF here ({decision.reason}) and logs "
+            f"nothing; {LEGACY_CALL} routes LEGACY and {logs}"
         )
-    names = ""
-    if details is not None:
-        shown = [f"params.{p['legacy']}" for p in details["params"]]
-        if details.get("metric"):
-            shown.append(f"metrics.{details['metric']}")
-        names = f" ({', '.join(shown)})" if shown else ""
-    return (
-        f"with it: configure(spark) routes {decision.mode.value.upper()} and logs a parent run and "
-        f"one child run per param map under the legacy names{names}"
-    )
+    return f"with it: configure(spark) routes {decision.mode.value.upper()} and {logs}"
 
 
 def _tuning_fit(
@@ -181,6 +373,8 @@ def _message(
         )
     if kind is Kind.TUNING_FIT:
         return _tuning_fit(finding, target, decision, flags, own_autolog)
+    if kind is Kind.LIBRARY_CONFIGURE:
+        return None, _configure_message(finding, target, flags)
     if kind is Kind.FLAG_SET:
         if target.tracker_band:
             return None, (
@@ -300,19 +494,34 @@ def assess(notebook: Notebook, findings: Sequence[Finding], target: Target) -> N
     """Give each finding its verdict and one-line message for ``target``; return the report.
 
     The notebook's verdict is the worst of its findings' (``ok`` when none asks for anything).
+    A tuning fit that a ``configure()`` call covers (:func:`coverage`) is assessed for what
+    that call routes; one it does not cover says why.
     """
     flags = _flags(findings)
     decision = _decision(target, flags.get(CONF_TRACK), flags.get(CONF_AUTOLOG))
+    covers = coverage(findings)
     assessed: list[Finding] = []
     own_autolog = False
     worst = Verdict.OK
-    for finding in findings:
-        verdict, message = _message(finding, target, decision, flags, own_autolog)
+    flags_so_far: dict[str, Any] = {}
+    for finding, cover in zip(findings, covers, strict=True):
+        verdict: Verdict | None
+        if cover is not None and cover.covered:
+            verdict, message = _covered_fit(finding, target, cover, own_autolog)
+        elif finding.kind is Kind.LIBRARY_CONFIGURE:
+            verdict, message = _message(finding, target, decision, flags_so_far, own_autolog)
+        else:
+            verdict, message = _message(finding, target, decision, flags, own_autolog)
+            if cover is not None:
+                message += _not_covered(cover)
         if finding.kind is Kind.AUTOLOG_CALL and finding.executed:
             own_autolog = finding.details["disable"] is not True
+        elif finding.kind is Kind.FLAG_SET and finding.executed:
+            flags_so_far[finding.details["flag"]] = finding.details["value"]
         if verdict is not None and verdict.rank > worst.rank:
             worst = verdict
         # (The constructor, not dataclasses.replace: several times cheaper on large scans.)
         assessed.append(Finding(finding.kind, finding.cell, finding.line, finding.file_line,
                                 finding.text, finding.executed, finding.details, verdict, message))
-    return NotebookReport(notebook, worst, tuple(assessed))
+    mode = "legacy" if isinstance(decision, Decision) and decision.mode is Mode.OFF else None
+    return NotebookReport(notebook, worst, tuple(assessed), mode)

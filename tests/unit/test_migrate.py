@@ -14,8 +14,7 @@ import nbformat
 import pytest
 
 from legacy_mllib_tracking.cli import main
-from legacy_mllib_tracking.notebooks import read_file
-from legacy_mllib_tracking.notebooks.migrate import Outcome, migrate
+from legacy_mllib_tracking.notebooks import Outcome, migrate, read_file
 
 CONFIGURE = "from legacy_mllib_tracking import configure\nconfigure(spark)"
 
@@ -257,7 +256,7 @@ def test_bad_target_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 def test_changed_since_read_is_not_overwritten(tmp_path: Path) -> None:
     """A file that changes between the scan and the write is left as the other writer left it."""
-    from legacy_mllib_tracking.notebooks.migrate import _write_atomically
+    from legacy_mllib_tracking.notebooks._migrate import _write_atomically
 
     path = tmp_path / "nb.py"
     path.write_bytes(b"new content from someone else\n")
@@ -278,13 +277,8 @@ def test_a_file_named_twice_is_migrated_once(tmp_path: Path) -> None:
 def test_write_refused_when_the_result_does_not_read_back(tmp_path: Path) -> None:
     """The written temp file is read back before the rename; a file that would not read as the
     notebook plus its new cell is never put in place."""
-    from legacy_mllib_tracking.notebooks import scan_file
-    from legacy_mllib_tracking.notebooks._rewrite import RewriteError
-    from legacy_mllib_tracking.notebooks.migrate import (
-        _reads_back,
-        _write_atomically,
-        plan_notebook,
-    )
+    from legacy_mllib_tracking.notebooks import RewriteError, plan_notebook, scan_file
+    from legacy_mllib_tracking.notebooks._migrate import _reads_back, _write_atomically
 
     path = tmp_path / "churn.py"
     path.write_bytes(SOURCE)
@@ -366,3 +360,53 @@ def test_reader_leaving_the_pipe_does_not_stop_a_write(tmp_path: Path) -> None:
     assert "Traceback" not in err
     assert "30 file(s) changed" in err
     assert all(CONFIGURE in p.read_text() for p in tmp_path.glob("*.py"))
+
+
+WRITABLE = ("churn.py", "churn.ipynb", "workspace.dbc!Team/churn.python", "train.py")
+
+
+@pytest.mark.parametrize(
+    ("target", "call"),
+    [
+        pytest.param(None, "configure({})", id="newest-ml"),
+        pytest.param("oss", "configure({})", id="oss"),
+        pytest.param("15.4.x-scala2.12", "configure({}, mode='legacy')", id="standard-15.4"),
+        pytest.param("client.2", "configure({}, mode='legacy')", id="serverless"),
+    ],
+)
+def test_scan_migrate_write_scan_is_ok_on_every_writable_format(
+    tree: Path, target: str | None, call: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scan says migrate for each writable format; migrate --write inserts the call the scan
+    names for the target (mode='legacy' where configure(spark) alone routes OFF); scan then
+    says ok, shows the configure line, and exits 0."""
+    option = [] if target is None else ["--target", target]
+    assert main(["scan", str(tree), "--format", "json", *option]) == 1
+    before = json.loads(capsys.readouterr()[0])
+    verdicts = {
+        (Path(f["path"]).name + ("!" + n["name"] if n["name"] else "")): n["verdict"]
+        for f in before["files"] for n in f["notebooks"]
+    }
+    assert {name: verdicts[name] for name in WRITABLE} == dict.fromkeys(WRITABLE, "migrate")
+
+    assert main(["migrate", "--write", str(tree), *option]) == 0
+    capsys.readouterr()
+    assert call.format("session") in (tree / "train.py").read_text()
+    assert call.format("spark") in (tree / "churn.py").read_text()
+
+    assert main(["scan", str(tree), *option]) == 0
+    out = capsys.readouterr()[0]
+    assert "MIGRATE" not in out and "REVIEW" not in out
+    assert f"{tree / 'churn.py'}:" in out and ": library_configure: " + call.format("spark") in out
+    assert main(["scan", str(tree), "--format", "json", *option]) == 0
+    after = json.loads(capsys.readouterr()[0])
+    for file in after["files"]:
+        for notebook in file["notebooks"]:
+            assert notebook["verdict"] == "ok"
+            fits = [f for f in notebook["findings"] if f["kind"] == "tuning_fit"]
+            configures = [f for f in notebook["findings"] if f["kind"] == "library_configure"]
+            assert len(configures) == (1 if fits else 0)
+            assert all(f["verdict"] == "ok" for f in fits)
+
+    assert main(["migrate", str(tree), *option]) == 0
+    assert capsys.readouterr()[1].count("configured ") == 4

@@ -1,4 +1,4 @@
-"""Planning a migration (legacy_mllib_tracking.notebooks.migrate.plan_notebook) from hand-built
+"""Planning a migration (legacy_mllib_tracking.notebooks.plan_notebook) from hand-built
 scans: where the ``configure(spark)`` cell goes, and when nothing may change."""
 
 from __future__ import annotations
@@ -9,22 +9,21 @@ import pytest
 
 from legacy_mllib_tracking.notebooks import (
     Cell,
+    FileMigration,
     Finding,
     Format,
     Kind,
-    Notebook,
-    NotebookReport,
-    Verdict,
-)
-from legacy_mllib_tracking.notebooks.migrate import (
-    FileMigration,
     MigrationResult,
+    Notebook,
     NotebookMigration,
+    NotebookReport,
     Outcome,
+    Verdict,
     plan_notebook,
 )
 
-MD, PY, PIP, SCALA = "markdown", "python", "pip", "scala"
+MD, PY, PIP = "markdown", "python", "pip"
+CONFIGURE_CELL = "from legacy_mllib_tracking import configure\nconfigure(spark)"
 
 
 def _notebook(*cells: tuple[str, str], fmt: Format = Format.DATABRICKS_SOURCE) -> Notebook:
@@ -126,46 +125,63 @@ def test_ok_and_review_are_untouched(verdict: Verdict, outcome: Outcome) -> None
     assert (plan.outcome, plan.cell) == (outcome, None)
 
 
-@pytest.mark.parametrize(
-    "cells",
-    [
-        pytest.param([(PY, "from legacy_mllib_tracking import configure\nconfigure(spark)")],
-                     id="from-import"),
-        pytest.param([(PY, "import legacy_mllib_tracking as lmt"), (PY, "lmt.configure(spark)")],
-                     id="module-alias-across-cells"),
-        pytest.param([(PY, "%pip install x\nfrom legacy_mllib_tracking import configure as c\n"
-                           "c(spark, mode='legacy')")], id="alias-after-a-magic-line"),
-    ],
-)
-def test_already_configured_is_not_changed_again(cells: list[tuple[str, str]]) -> None:
-    """A notebook that already calls legacy_mllib_tracking's configure() before its first fit is
-    left alone (a second run changes nothing)."""
-    notebook = _notebook(*cells, (PY, "model = cv.fit(train)"))
-    plan = plan_notebook(_report(notebook, _fit(len(cells))))
-    assert plan.outcome is Outcome.CONFIGURED
+def _configure(cell: int | None, line: int = 1, **details: Any) -> Finding:
+    return _finding(Kind.LIBRARY_CONFIGURE, cell, line, **{
+        "session": "spark", "mode": None, "runtime_version": None, "dynamic": False, **details})
 
 
-@pytest.mark.parametrize(
-    "source",
-    [
-        "# from legacy_mllib_tracking import configure\n# configure(spark)",
-        "from other_lib import configure\nconfigure(spark)",
-        "from legacy_mllib_tracking import configure",
-    ],
-)
-def test_not_configured_lookalikes(source: str) -> None:
-    """Comments, another library's configure, and an import without a call do not count."""
-    notebook = _notebook((PY, source), (PY, "model = cv.fit(train)"))
-    assert plan_notebook(_report(notebook, _fit(1))).outcome is Outcome.CHANGED
+def test_already_configured_is_not_changed_again() -> None:
+    """A notebook whose configure() call covers its fits scans ok: it is reported as configured
+    and left alone (a second run changes nothing). Which calls count is the finder's job
+    (test_notebooks_finder: every import form, and the lookalikes that do not count)."""
+    notebook = _notebook((PY, CONFIGURE_CELL), (PY, "model = cv.fit(train)"))
+    plan = plan_notebook(_report(notebook, _configure(0, 2), _fit(1), verdict=Verdict.OK))
+    assert (plan.outcome, plan.cell) == (Outcome.CONFIGURED, None)
+    assert "already calls configure()" in plan.reason
 
 
 def test_configure_after_the_fit_needs_a_person() -> None:
     """configure() called only after the first fit: that fit is not tracked; nothing is added."""
-    notebook = _notebook((PY, "model = cv.fit(train)"),
-                         (PY, "from legacy_mllib_tracking import configure\nconfigure(spark)"))
-    plan = plan_notebook(_report(notebook, _fit(0)))
+    notebook = _notebook((PY, "model = cv.fit(train)"), (PY, CONFIGURE_CELL))
+    fit = Finding(Kind.TUNING_FIT, 0, 1, None, "", True, {"tuner": "CrossValidator"},
+                  Verdict.MIGRATE)
+    plan = plan_notebook(_report(notebook, fit, _configure(1, 2)))
     assert plan.outcome is Outcome.MANUAL
-    assert "after the first tuning fit (cell 0)" in plan.reason
+    assert "configure() is called in cell 1, after the first tuning fit (cell 0)" in plan.reason
+
+
+def test_configure_undone_by_a_pip_cell_needs_a_person() -> None:
+    """configure() before a %pip cell that restarts Python: the reason says to move the call."""
+    notebook = _notebook((PY, CONFIGURE_CELL), (PIP, "%pip install x"),
+                         (PY, "model = cv.fit(train)"))
+    fit = Finding(Kind.TUNING_FIT, 2, 1, None, "", True, {"tuner": "CrossValidator"},
+                  Verdict.MIGRATE)
+    plan = plan_notebook(_report(notebook, _configure(0, 2),
+                                 _finding(Kind.PIP_INSTALL, 1, via="%pip"), fit))
+    assert plan.outcome is Outcome.MANUAL
+    assert "configure() in cell 0 is undone by cell 1 (pip_install)" in plan.reason
+    assert "move the call after cell 1" in plan.reason
+
+
+def test_configure_routing_off_names_the_call_to_make() -> None:
+    """configure(spark) that covers the fit but routes OFF on the target: the reason names
+    configure(spark, mode='legacy')."""
+    notebook = _notebook((PY, CONFIGURE_CELL), (PY, "model = cv.fit(train)"))
+    fit = Finding(Kind.TUNING_FIT, 1, 1, None, "", True, {"tuner": "CrossValidator"},
+                  Verdict.MIGRATE)
+    report = NotebookReport(notebook, Verdict.MIGRATE, (_configure(0, 2), fit), "legacy")
+    plan = plan_notebook(report)
+    assert plan.outcome is Outcome.MANUAL
+    assert "call configure(spark, mode='legacy') instead" in plan.reason
+
+
+def test_mode_legacy_is_inserted_where_the_report_asks_for_it() -> None:
+    """A report whose target needs mode='legacy' gets that call in the new cell."""
+    report = NotebookReport(STANDARD, Verdict.MIGRATE, (_fit(3),), "legacy")
+    plan = plan_notebook(report)
+    assert (plan.outcome, plan.mode, plan.call) == (
+        Outcome.CHANGED, "legacy", "configure(spark, mode='legacy')")
+    assert plan.reason.startswith("configure(spark, mode='legacy') cell before cell 1")
 
 
 def test_html_export_is_scan_only() -> None:
@@ -184,12 +200,6 @@ def test_migrate_verdict_without_a_fit() -> None:
     plan = plan_notebook(_report(notebook, finding))
     assert plan.outcome is Outcome.MANUAL
     assert "no tuning fit" in plan.reason
-
-
-def test_scala_cells_do_not_count_as_configured() -> None:
-    """Code in a Scala cell is not Python: it neither configures nor parses."""
-    notebook = _notebook((SCALA, "%scala\nconfigure(spark)"), (PY, "model = cv.fit(train)"))
-    assert plan_notebook(_report(notebook, _fit(1))).outcome is Outcome.CHANGED
 
 
 # --- plain scripts --------------------------------------------------------------------------------

@@ -97,7 +97,8 @@ def test_json_has_every_key_of_schema_1(
         assert set(file) == {"path", "format", "error", "notebooks"}
         assert (file["error"] is None) == (file["format"] != "error")
         for notebook in file["notebooks"]:
-            assert set(notebook) == {"name", "language", "verdict", "findings"}
+            assert set(notebook) == {"name", "language", "verdict", "configure_call", "findings"}
+            assert notebook["configure_call"] == "configure(spark)"  # the newest ML runtime
             assert notebook["name"] == ("F/train.python" if file["format"] == "dbc" else "")
             for finding in notebook["findings"]:
                 seen.add(finding["kind"])

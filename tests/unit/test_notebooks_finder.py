@@ -503,3 +503,71 @@ def test_legacy_name_lookalikes_are_not_references(tmp_path: Path) -> None:
     assert [(f.line, f.details["name"], f.executed) for f in refs] == [
         (2, "params.maxDepth", False), (7, "params.maxDepth", True),
     ]
+
+
+# --- library_configure ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cells", "cell", "line", "mode"),
+    [
+        pytest.param(["from legacy_mllib_tracking import configure\nconfigure(spark)"], 0, 2,
+                     None, id="from-import"),
+        pytest.param(["import legacy_mllib_tracking as lmt", "x = 1",
+                      "lmt.configure(spark, mode='legacy')"], 2, 1, "legacy",
+                     id="module-alias-across-cells"),
+        pytest.param(["import legacy_mllib_tracking", "legacy_mllib_tracking.configure(spark)"],
+                     1, 1, None, id="plain-import"),
+        pytest.param(["from legacy_mllib_tracking import configure as setup_tracking",
+                      "if True:\n    setup_tracking(spark, mode='off')"], 1, 2, "off",
+                     id="from-import-alias-in-a-block"),
+    ],
+)
+def test_library_configure_every_import_form(
+    tmp_path: Path, cells: list[str], cell: int, line: int, mode: str | None
+) -> None:
+    """legacy_mllib_tracking.configure is found through each import form and alias, across
+    cells, with the mode it forces."""
+    [found] = of_kind(scan_cells(tmp_path, *cells), "library_configure")
+    assert (found.cell, found.line, found.executed) == (cell, line, True)
+    assert found.details["mode"] == mode
+    assert found.details["dynamic"] is False
+
+
+def test_library_configure_with_a_mode_from_a_variable_is_dynamic(tmp_path: Path) -> None:
+    """A mode the scan cannot read (a variable) is marked dynamic, not guessed."""
+    code = "import legacy_mllib_tracking as lmt\nlmt.configure(spark, mode=chosen)"
+    [found] = of_kind(scan_cells(tmp_path, code), "library_configure")
+    assert (found.details["mode"], found.details["dynamic"]) == (None, True)
+
+
+def test_library_configure_in_an_ipynb_cell_after_a_pip_line(tmp_path: Path) -> None:
+    """An .ipynb cell that pip-installs, then imports configure under an alias and calls it:
+    the pip install comes first, the configure call after it."""
+    path = write_ipynb(tmp_path / "nb.ipynb", [(
+        "code", "!pip install legacy-mllib-tracking\n"
+        "from legacy_mllib_tracking import configure as c\nc(spark)",
+    )])
+    [notebook] = read_notebooks(path)
+    findings = [f for f in find(notebook) if f.kind in ("pip_install", "library_configure")]
+    assert [(f.kind.value, f.line) for f in findings] == [
+        ("pip_install", 1), ("library_configure", 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        pytest.param(["# from legacy_mllib_tracking import configure\n# configure(spark)"],
+                     id="commented-out"),
+        pytest.param(["from structlog import configure\nconfigure()"], id="another-library"),
+        pytest.param(["from legacy_mllib_tracking import configure"], id="import-only"),
+        pytest.param(["configure(spark)"], id="never-imported"),
+        pytest.param(["%scala\nconfigure(spark)"], id="scala-cell"),
+        pytest.param(["import logging\nlogging.config.configure(x)"], id="another-module"),
+    ],
+)
+def test_library_configure_lookalikes(tmp_path: Path, cells: list[str]) -> None:
+    """Comments, another library's configure, an import without a call, an unimported name
+    and Scala code are no call of legacy_mllib_tracking.configure."""
+    assert of_kind(scan_cells(tmp_path, *cells), "library_configure") == []

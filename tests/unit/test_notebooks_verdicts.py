@@ -18,6 +18,8 @@ from legacy_mllib_tracking.notebooks import (
 from .notebook_files import write_source
 from .test_notebooks_finder import IMPORTS, TUNER
 
+CONFIGURE = "from legacy_mllib_tracking import configure\nconfigure(spark)"
+
 PIPELINE_TUNED = """\
 dt = DecisionTreeClassifier()
 grid = ParamGridBuilder().addGrid(dt.maxBins, [8, 16]).build()
@@ -50,6 +52,27 @@ NOTEBOOKS = {
         "%md\nparams.maxDepth",
         "# mlflow.autolog()\nmlflow.search_runs(filter_string=\"params.maxDepth = '5'\")",
     ],
+    "configured": [IMPORTS, CONFIGURE, TUNER,
+                   "with mlflow.start_run():\n    model = cv.fit(train)"],
+    "configured-legacy": [IMPORTS, "import legacy_mllib_tracking as lmt", TUNER,
+                          "lmt.configure(spark, mode='legacy')", "model = cv.fit(train)"],
+    "configured-off": [IMPORTS, "from legacy_mllib_tracking import configure\n"
+                       "configure(spark, mode='off')", TUNER, "model = cv.fit(train)"],
+    "configured-dynamic": [IMPORTS, "import legacy_mllib_tracking\n"
+                           "legacy_mllib_tracking.configure(spark, mode=chosen)", TUNER,
+                           "model = cv.fit(train)"],
+    "configure-late": [IMPORTS, TUNER, "with mlflow.start_run():\n    model = cv.fit(train)",
+                       CONFIGURE],
+    "configure-then-pip": [IMPORTS, CONFIGURE, "%pip install x", TUNER,
+                           "with mlflow.start_run():\n    model = cv.fit(train)"],
+    "configure-then-restart": [IMPORTS, CONFIGURE, "dbutils.library.restartPython()", TUNER,
+                               "with mlflow.start_run():\n    model = cv.fit(train)"],
+    "configure-then-flag": [IMPORTS, CONFIGURE, f'spark.conf.set("{CONF_TRACK}", "true")', TUNER,
+                            "model = cv.fit(train)"],
+    "pip-then-configure": [IMPORTS, "%pip install x", CONFIGURE, TUNER,
+                           "with mlflow.start_run():\n    model = cv.fit(train)"],
+    "other-configure": [IMPORTS, "from structlog import configure\nconfigure()", TUNER,
+                        "with mlflow.start_run():\n    model = cv.fit(train)"],
 }
 
 # (notebook, target, verdict): target None is the default, the newest ML runtime.
@@ -69,6 +92,16 @@ VERDICTS = [
     ("dbutils-run", None, "review"), ("parse-error", None, "review"),
     ("own-autolog-pipeline", "oss", "review"), ("own-autolog-direct", "oss", "ok"),
     ("scala-only", None, "ok"), ("scala-only", "oss", "ok"), ("notes-only", None, "ok"),
+    ("configured", None, "ok"), ("configured", "15.4 ML", "ok"), ("configured", "oss", "ok"),
+    ("configured", "9.1", "ok"), ("configured", "15.4.x-scala2.12", "migrate"),
+    ("configured", "client.2", "migrate"),
+    ("configured-legacy", None, "ok"), ("configured-legacy", "15.4.x-scala2.12", "ok"),
+    ("configured-legacy", "client.2", "ok"), ("configured-legacy", "oss", "ok"),
+    ("configured-off", "15.4.x-scala2.12", "ok"), ("configured-off", None, "ok"),
+    ("configured-dynamic", None, "review"),
+    ("configure-late", None, "migrate"), ("configure-then-pip", None, "migrate"),
+    ("configure-then-restart", None, "migrate"), ("configure-then-flag", "oss", "migrate"),
+    ("pip-then-configure", None, "ok"), ("other-configure", None, "migrate"),
 ]
 # fmt: on
 
@@ -112,15 +145,79 @@ def test_pipeline_messages_name_the_prefixed_params_and_missing_children(tmp_pat
     assert "a tuner inside a Pipeline gets no child runs" in staged
 
 
-def test_standard_runtime_logs_nothing_and_the_library_needs_the_track_flag(
-    tmp_path: Path,
+@pytest.mark.parametrize("target", ["13.3.x-scala2.12", "client.2"])
+def test_where_configure_routes_off_the_message_names_mode_legacy(
+    tmp_path: Path, target: str
 ) -> None:
-    """On a standard runtime nothing is logged, and configure() routes OFF unless track is on."""
-    message = message_of(report_for(tmp_path, "direct", "13.3.x-scala2.12"), "tuning_fit")
+    """On a standard runtime and on serverless nothing is logged and configure(spark) alone
+    routes OFF: the message says so and names configure(spark, mode='legacy'), the call the
+    report (and so migrate) gives for this target."""
+    report = report_for(tmp_path, "direct", target)
+    message = message_of(report, "tuning_fit")
     assert "nothing is logged" in message
-    assert "routes OFF" in message and f"{CONF_TRACK}=true" in message
-    flagged = report_for(tmp_path, "track-flag", "13.3.x-scala2.12")
-    assert "routes LEGACY" in message_of(flagged, "tuning_fit")
+    assert "configure(spark) alone routes OFF" in message
+    assert "configure(spark, mode='legacy') routes LEGACY" in message
+    assert report.configure_mode == "legacy"
+    assert report.configure_call() == "configure(spark, mode='legacy')"
+    flagged = report_for(tmp_path, "track-flag", target)
+    assert "configure(spark) routes LEGACY" in message_of(flagged, "tuning_fit")
+    assert flagged.configure_mode is None
+
+
+@pytest.mark.parametrize("target", [None, "15.4 ML", "oss", "9.1"])
+def test_where_configure_routes_on_the_call_is_plain(tmp_path: Path, target: str | None) -> None:
+    """Where configure(spark) routes LEGACY or AUTOLOG by itself, no mode is forced."""
+    report = report_for(tmp_path, "with", target)
+    assert report.configure_mode is None
+    assert report.configure_call("session") == "configure(session)"
+
+
+def test_configured_fit_is_ok_and_says_which_call_covers_it(tmp_path: Path) -> None:
+    """A fit after configure(spark): ok, the message names the cell of the call and the mode;
+    the configure call has its own finding saying what it routes."""
+    report = report_for(tmp_path, "configured", None)
+    message = message_of(report, "tuning_fit")
+    assert "with it: configure(spark) in cell 1 covers this fit: it routes AUTOLOG" in message
+    assert "params.regParam" in message
+    configure = message_of(report, "library_configure")
+    assert configure.startswith("without the library: ")
+    assert "with it: routes AUTOLOG on the newest ML runtime" in configure
+
+
+def test_configure_routing_off_keeps_migrate_and_says_mode_legacy(tmp_path: Path) -> None:
+    """configure(spark) on a standard runtime covers the fit but routes OFF: migrate, and the
+    message says to pass mode='legacy'."""
+    report = report_for(tmp_path, "configured", "15.4.x-scala2.12")
+    message = message_of(report, "tuning_fit")
+    assert "configure(spark) in cell 1 routes OFF here" in message
+    assert "configure(spark, mode='legacy')" in message
+    assert "routes OFF" in message_of(report, "library_configure")
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("configure-late", "configure() in cell 3 runs after this fit: call it before"),
+        ("configure-then-pip", "configure() in cell 1 is undone: cell 2 restarts Python"),
+        ("configure-then-restart", "configure() in cell 1 is undone: cell 2 restarts Python"),
+        ("configure-then-flag", f"configure() in cell 1 is undone: cell 2 sets {CONF_TRACK}"),
+    ],
+)
+def test_configure_that_does_not_cover_the_fit_says_why(
+    tmp_path: Path, name: str, why: str
+) -> None:
+    """configure() after the fit, or before what undoes it (%pip, restartPython(), a flag
+    set): the fit keeps its migrate verdict and the message says why."""
+    target = "oss" if name == "configure-then-flag" else None
+    fit = next(f for f in report_for(tmp_path, name, target).findings if f.kind == "tuning_fit")
+    assert fit.verdict == "migrate"
+    assert why in fit.message
+
+
+def test_configure_with_a_mode_from_a_variable_needs_a_person(tmp_path: Path) -> None:
+    """configure(spark, mode=<variable>): the scan cannot tell the mode, so review."""
+    message = message_of(report_for(tmp_path, "configured-dynamic", None), "tuning_fit")
+    assert "cannot tell" in message
 
 
 def test_notebook_level_autolog_flag_does_not_switch_autologging_off(tmp_path: Path) -> None:
@@ -198,4 +295,4 @@ def test_every_message_says_without_the_library_and_with_it(
             assert "\n" not in finding.message
             assert "without the library" in finding.message, (name, finding)
             assert "with it" in finding.message, (name, finding)
-    assert len(kinds) == 13  # every kind of the issue
+    assert len(kinds) == 14  # every kind of the issue, and library_configure

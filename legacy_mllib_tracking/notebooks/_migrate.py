@@ -8,12 +8,19 @@ each changed file atomically. What it never does:
 
 - change a notebook whose verdict is ``ok`` or ``review`` (a ``review`` notebook needs a person
   first; the reason names its findings);
-- change a notebook that already calls ``configure()`` from ``legacy_mllib_tracking`` (so a
-  second run changes nothing);
+- change a notebook that already calls ``configure()`` from ``legacy_mllib_tracking``: the
+  scan finds the call (``library_configure``); where it covers every tuning fit the verdict is
+  ``ok`` (so a second run changes nothing), where it does not (called after a fit, undone by a
+  later ``%pip`` / ``restartPython()`` / flag set, or routing OFF) the result says why
+  (``manual``);
 - guess: when no place satisfies every rule below, a plain script has no statement that creates
   the ``SparkSession``, or the notebook writes child runs by hand (with the library every fit
   would log two trees), the notebook is left as it is and the result says why (``manual``);
 - write an HTML export (scan only), or touch a file it could not read.
+
+What the cell calls: ``configure(spark)``, or ``configure(spark, mode='legacy')`` on targets
+where ``configure(spark)`` alone routes OFF (standard runtimes >= 10.2 and serverless, without a
+flag set): the call the scan's message names (:meth:`NotebookReport.configure_call`).
 
 Where the cell goes: after the last cell that restarts Python (``%pip``, ``restartPython()``),
 sets a routing flag or calls ``mlflow.autolog`` (so the library is configured in the Python
@@ -40,7 +47,7 @@ import re
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +70,8 @@ from legacy_mllib_tracking.notebooks._rewrite import (
     insert_source_cell,
 )
 from legacy_mllib_tracking.notebooks._target import Target
+from legacy_mllib_tracking.notebooks._verdict import coverage
+from legacy_mllib_tracking.notebooks._verdict import where as _place
 
 __all__ = [
     "CONFIGURE_LINES",
@@ -77,11 +86,11 @@ __all__ = [
     "plan_notebook",
 ]
 
-#: The lines of the inserted cell; ``spark`` is replaced by a plain script's session name.
+#: The lines of the inserted cell; ``spark`` is replaced by a plain script's session name, and
+#: ``mode='legacy'`` is added where ``configure(spark)`` alone routes OFF on the target.
 CONFIGURE_LINES = ("from legacy_mllib_tracking import configure", "configure(spark)")
 #: The cell ``--pip`` adds first.
 PIP_LINE = "%pip install legacy-mllib-tracking"
-_PACKAGE = "legacy_mllib_tracking"
 _PIP_SELF = re.compile(r"^\s*[%!]pip\s+install\b.*\blegacy[-_.]mllib[-_.]tracking\b", re.M | re.I)
 _MAGIC_LINE = re.compile(r"^\s*[%!]")
 
@@ -119,6 +128,9 @@ class NotebookMigration:
         pip: a ``%pip install legacy-mllib-tracking`` cell goes first as well.
         session: the name the SparkSession is bound to (``spark`` in notebooks).
         indent: plain scripts: the indentation of the inserted lines.
+        mode: the mode the inserted call forces: ``"legacy"`` where ``configure(spark)``
+            alone routes OFF on the target (:attr:`NotebookReport.configure_mode`), else
+            ``None``.
     """
 
     location: str
@@ -130,6 +142,14 @@ class NotebookMigration:
     pip: bool = False
     session: str = "spark"
     indent: str = ""
+    mode: str | None = None
+
+    @property
+    def call(self) -> str:
+        """The inserted call: ``configure(spark)`` or ``configure(spark, mode='legacy')``."""
+        if self.mode is None:
+            return f"configure({self.session})"
+        return f"configure({self.session}, mode={self.mode!r})"
 
 
 @dataclass(frozen=True)
@@ -222,59 +242,34 @@ class MigrationTally:
 # --- planning -------------------------------------------------------------------------------------
 
 
-def _python_cells(notebook: Notebook) -> Iterable[tuple[int, str]]:
-    """(index, code) of every Python cell, magic lines blanked so that ``ast`` can read it."""
-    for cell in notebook.cells:
-        if cell.language != "python":
-            continue
-        lines = [("" if _MAGIC_LINE.match(line) else line) for line in cell.source.split("\n")]
-        yield cell.index, "\n".join(lines)
-
-
-def _calls_configure(code: str) -> bool:
-    """``code`` imports legacy_mllib_tracking and calls its ``configure``."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError):
-        return False
-    names: set[str] = set()  # local names bound to configure
-    modules: set[str] = set()  # local names bound to the package
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and node.module == _PACKAGE:
-            names.update(a.asname or a.name for a in node.names if a.name == "configure")
-        elif isinstance(node, ast.Import):
-            modules.update(a.asname or a.name for a in node.names if a.name == _PACKAGE)
-    for node in ast.walk(tree):
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        if isinstance(func, ast.Name) and func.id in names:
-            return True
-        if (
-            isinstance(func, ast.Attribute)
-            and func.attr == "configure"
-            and isinstance(func.value, ast.Name)
-            and func.value.id in modules
-        ):
-            return True
-    return False
-
-
-def _configure_cell(notebook: Notebook) -> int | None:
-    """The first cell that calls legacy_mllib_tracking's ``configure()``, or ``None``."""
-    if notebook.plain_script:
-        return 0 if _calls_configure(notebook.cells[0].source) else None
-    # ``import`` in one cell and the call in a later one count too: read the cells as one.
-    code: list[str] = []
-    for index, cell_code in _python_cells(notebook):
-        code.append(cell_code)
-        if "configure" in cell_code and _calls_configure("\n".join(code)):
-            return index
-    return None
-
-
 def _executed(report: NotebookReport, *kinds: Kind) -> list[Finding]:
     return [f for f in report.findings if f.kind in kinds and f.executed]
+
+
+def _uncovered(report: NotebookReport) -> str:
+    """Why the notebook's own configure() call leaves its first migrate fit untracked."""
+    findings = report.findings
+    for finding, cover in zip(findings, coverage(findings), strict=True):
+        if cover is None or finding.verdict is not Verdict.MIGRATE:
+            continue
+        fit = _place(finding)
+        if cover.later is not None:
+            return (
+                f"configure() is called in {_place(cover.later)}, after the first tuning fit "
+                f"({fit}): move that call before it"
+            )
+        if cover.configure is not None and cover.undone_by is not None:
+            return (
+                f"configure() in {_place(cover.configure)} is undone by "
+                f"{_place(cover.undone_by)} ({cover.undone_by.kind}) before the tuning fit in "
+                f"{fit}: move the call after {_place(cover.undone_by)}"
+            )
+        if cover.configure is not None:
+            return (
+                f"configure() in {_place(cover.configure)} does not track the tuning fit in "
+                f"{fit} on the target: call {report.configure_call()} instead"
+            )
+    return "calls configure(), yet a finding still needs migrating: `scan` says why"
 
 
 def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigration:
@@ -291,14 +286,13 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
     notebook = report.notebook
     location = notebook.location
     fit_cells = sorted({f.cell or 0 for f in _executed(report, Kind.TUNING_FIT)})
-    configured = _configure_cell(notebook)
-    late = configured is not None and fit_cells and configured > fit_cells[0]
-    if configured is not None and not late:
-        return NotebookMigration(
-            location, report.verdict, Outcome.CONFIGURED,
-            "already calls configure() from legacy_mllib_tracking",
-        )
+    configured = bool(_executed(report, Kind.LIBRARY_CONFIGURE))
     if report.verdict is Verdict.OK:
+        if configured:
+            return NotebookMigration(
+                location, report.verdict, Outcome.CONFIGURED,
+                "already calls configure() from legacy_mllib_tracking before its tuning fits",
+            )
         return NotebookMigration(location, report.verdict, Outcome.OK, "nothing to migrate")
     if report.verdict is Verdict.REVIEW:
         reviews = [f for f in report.findings if f.verdict is Verdict.REVIEW]
@@ -310,12 +304,8 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
             location, report.verdict, Outcome.REVIEW,
             f"a person must look first: {where}; `scan` says why; not changed",
         )
-    if late:
-        return NotebookMigration(
-            location, report.verdict, Outcome.MANUAL,
-            f"configure() is called in cell {configured}, after the first tuning fit "
-            f"(cell {fit_cells[0]}): move that call before it",
-        )
+    if configured:
+        return NotebookMigration(location, report.verdict, Outcome.MANUAL, _uncovered(report))
     if notebook.format is Format.DATABRICKS_HTML:
         return NotebookMigration(
             location, report.verdict, Outcome.MANUAL,
@@ -371,10 +361,13 @@ def _plan_cells(report: NotebookReport, first_fit: int, *, pip: bool) -> Noteboo
     add_pip = pip and not any(_PIP_SELF.search(cell.source) for cell in notebook.cells)
     where = f"before cell {at}" + (f" (first tuning fit: cell {first_fit})" if at != first_fit
                                    else " (the first tuning fit)")
+    mode = report.configure_mode
+    call = report.configure_call()
     return NotebookMigration(
         notebook.location, report.verdict, Outcome.CHANGED,
-        f"configure(spark) cell {where}" + (", %pip cell first" if add_pip else ""),
-        cell=at, pip=add_pip,
+        f"{call} cell {where}" + (", %pip cell first" if add_pip else "")
+        + ("" if mode is None else "; configure(spark) alone routes OFF on the target"),
+        cell=at, pip=add_pip, mode=mode,
     )
 
 
@@ -479,10 +472,12 @@ def _plan_script(report: NotebookReport) -> NotebookMigration:
             f"a tuning fit on line {early[0]} runs before line {after} (SparkSession created or "
             "flags set): add configure() by hand",
         )
+    mode = report.configure_mode
     return NotebookMigration(
         notebook.location, report.verdict, Outcome.CHANGED,
-        f"configure({name}) after line {after}",
-        after_line=after, session=name, indent=indent,
+        f"{report.configure_call(name)} after line {after}"
+        + ("" if mode is None else f"; configure({name}) alone routes OFF on the target"),
+        after_line=after, session=name, indent=indent, mode=mode,
     )
 
 
@@ -490,7 +485,7 @@ def _plan_script(report: NotebookReport) -> NotebookMigration:
 
 
 def _cell_lines(plan: NotebookMigration) -> list[str]:
-    return [CONFIGURE_LINES[0], f"configure({plan.session})"]
+    return [CONFIGURE_LINES[0], plan.call]
 
 
 def _rewrite_text(text: str, notebook: Notebook, plan: NotebookMigration) -> str:
