@@ -36,7 +36,8 @@ Cell ``source`` has ``# MAGIC`` prefixes and the DBTITLE line removed; a magic c
 magic (``%md``) on line 1; ``file_line = first_file_line + line - 1``. For a ``tuning_fit`` the
 details are ``tuner``, ``via`` (direct | setter-chain | pipeline | call), ``run_context``
 (with | active-run | none), ``estimator``, ``params`` (``[{name, stage, legacy, autolog}]``),
-``metric``.
+``metric``, ``in_function``; a ``library_configure`` has ``session``, ``mode``,
+``runtime_version``, ``dynamic``.
 A report's ``configure_mode`` / ``configure_call()`` give the call that tracks its fits on the
 target (``configure(spark, mode='legacy')`` where ``configure(spark)`` alone routes OFF).
 

@@ -249,6 +249,7 @@ class _PythonCell:
         self.state = state
         self.cursor = cursor
         self.with_depth = 0
+        self.function_depth = 0  # > 0 inside a def: that code runs when called
         self.loop_lines: list[int] = []
         self.reported_loops: set[int] = set()
 
@@ -561,7 +562,9 @@ class _PythonCell:
         self.state.functions[node.name] = _Function(frozenset(fit_params), with_run)
         # Fits of notebook-level tuners inside the body are found where they are written.
         depth = self.with_depth
+        self.function_depth += 1
         self.body(node.body)
+        self.function_depth -= 1
         self.with_depth = depth
 
     # expressions ------------------------------------------------------------------------------
@@ -782,6 +785,7 @@ class _PythonCell:
                 "estimator": estimator_name,
                 "params": params,
                 "metric": metric,
+                "in_function": self.function_depth > 0,
             },
         )
 

@@ -129,7 +129,12 @@ class Coverage:
 
 def coverage(findings: Sequence[Finding]) -> list[Coverage | None]:
     """For each finding (in notebook order), its :class:`Coverage` if it is an executed tuning
-    fit in a notebook that calls ``configure()``, else ``None``."""
+    fit in a notebook that calls ``configure()``, else ``None``.
+
+    A fit written inside a function body (``in_function``) runs when the function is called,
+    which the scan does not follow: it is taken to run after the notebook's last
+    ``configure()`` call (a script's ``if __name__ == "__main__":`` block, a later cell).
+    """
     result: list[Coverage | None] = [None] * len(findings)
     if not any(f.kind is Kind.LIBRARY_CONFIGURE and f.executed for f in findings):
         return result
@@ -138,10 +143,14 @@ def coverage(findings: Sequence[Finding]) -> list[Coverage | None]:
     flags: dict[str, Any] = {}
     flags_at: dict[str, Any] = {}
     pending: list[int] = []  # fits with no configure() before them
+    called: list[int] = []  # fits inside a function body: assessed at the end
     for index, finding in enumerate(findings):
         if not finding.executed:
             continue
         kind = finding.kind
+        if kind is Kind.TUNING_FIT and finding.details.get("in_function"):
+            called.append(index)
+            continue
         if kind is Kind.LIBRARY_CONFIGURE:
             for fit in pending:
                 result[fit] = Coverage(None, None, finding, {})
@@ -158,6 +167,8 @@ def coverage(findings: Sequence[Finding]) -> list[Coverage | None]:
                 result[index] = Coverage(None, None, None, {})
             else:
                 result[index] = Coverage(active, undone, None, flags_at)
+    for index in called:
+        result[index] = Coverage(active, undone, None, flags_at if active else {})
     return result
 
 

@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from legacy_mllib_tracking.cli import main
-from legacy_mllib_tracking.notebooks import Outcome, migrate, read_file
+from legacy_mllib_tracking.notebooks import Outcome, migrate, read_file, scan
 
 CONFIGURE = "from legacy_mllib_tracking import configure\nconfigure(spark)"
 
@@ -410,3 +410,27 @@ def test_scan_migrate_write_scan_is_ok_on_every_writable_format(
 
     assert main(["migrate", str(tree), *option]) == 0
     assert capsys.readouterr()[1].count("configured ") == 4
+
+
+def test_script_whose_fit_is_in_a_helper_function_scans_ok_after_migrate(tmp_path: Path) -> None:
+    """A plain script that fits in a function defined above the SparkSession: migrate puts
+    configure() after the session, where the function is called, and the scan then counts the
+    fit as covered (code in a function body runs when called)."""
+    path = tmp_path / "job.py"
+    path.write_text(
+        IMPORTS + "\nfrom pyspark.sql import SparkSession\n\n\n"
+        "def tune(train):\n"
+        + "\n".join("    " + line for line in TUNER.split("\n")) + "\n"
+        "    return cv.fit(train)\n\n\n"
+        "if __name__ == '__main__':\n"
+        "    spark = SparkSession.builder.getOrCreate()\n"
+        "    tune(spark.read.parquet('train'))\n"
+    )
+    assert migrate([path], target="oss", write=True).exit_status == 0
+    assert "    configure(spark)\n    tune(" in path.read_text()
+    [file] = scan([path], target="oss").files
+    [report] = file.notebooks
+    assert report.verdict == "ok"
+    [fit] = [f for f in report.findings if f.kind == "tuning_fit"]
+    assert fit.details["in_function"] is True
+    assert "covers this fit" in fit.message

@@ -87,7 +87,8 @@ def test_json_has_every_key_of_schema_1(
         "notes.txt": "skipped", "review.py": "python", "broken.ipynb": "error",
     }
     kind_keys = {
-        "tuning_fit": {"tuner", "via", "run_context", "estimator", "params", "metric"},
+        "tuning_fit": {"tuner", "via", "run_context", "estimator", "params", "metric",
+                       "in_function"},
         "start_run": {"nested", "with"},
         "notebook_call": {"via", "target"},
     }

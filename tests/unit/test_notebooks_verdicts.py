@@ -296,3 +296,18 @@ def test_every_message_says_without_the_library_and_with_it(
             assert "without the library" in finding.message, (name, finding)
             assert "with it" in finding.message, (name, finding)
     assert len(kinds) == 14  # every kind of the issue, and library_configure
+
+
+def test_fit_in_a_function_is_covered_by_a_configure_call_before_the_call(
+    tmp_path: Path,
+) -> None:
+    """A fit written in a function defined before configure() runs when the function is called
+    (after it): the fit is covered; with no configure() at all it is not."""
+    define = IMPORTS + "\n" + TUNER + "\ndef train(df):\n    return cv.fit(df)"
+    path = write_source(tmp_path / "nb.py", [define, CONFIGURE, "model = train(df)"])
+    [notebook] = read_notebooks(path)
+    report = scan_notebook(notebook, "oss")
+    assert report.verdict == "ok"
+    path = write_source(tmp_path / "bare.py", [define, "model = train(df)"])
+    [notebook] = read_notebooks(path)
+    assert scan_notebook(notebook, "oss").verdict == "migrate"
