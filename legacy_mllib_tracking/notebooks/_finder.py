@@ -868,6 +868,35 @@ def _line_magics(cursor: _Cursor, code: list[str]) -> None:
             code[number - 1] = line[: len(line) - len(stripped)] + "pass"
 
 
+def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[ast.Constant, bool]]:
+    """The string constants of ``tree`` that span one of the lines ``hits``, in source order,
+    each with ``False`` for a bare string statement (a docstring: documentation, not a query).
+
+    Only nodes whose lines hold a hit are entered (one pass; most of a long cell is skipped).
+    """
+    low, high = min(hits), max(hits)
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Constant):
+            if isinstance(node.value, str):
+                yield node, True
+            continue
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            if isinstance(node.value.value, str):
+                yield node.value, False
+            continue
+        children = []
+        for child in ast.iter_child_nodes(node):
+            start = getattr(child, "lineno", None)
+            if start is not None:
+                end = getattr(child, "end_lineno", None) or start
+                if end < low or start > high or not any(start <= n <= end for n in hits):
+                    continue
+            children.append(child)
+        stack.extend(reversed(children))
+
+
 def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]:
     source = cell.source
     cursor = _Cursor(notebook, cell)
@@ -915,21 +944,10 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
         hits = {
             n for n, line in enumerate(cursor.lines, start=1) if _LEGACY_REF.search(line)
         }
-        for statement in tree.body:
-            end = statement.end_lineno or statement.lineno
-            if not any(statement.lineno <= n <= end for n in hits):
-                continue
-            docstrings = {
-                id(node.value) for node in ast.walk(statement)
-                if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            }
-            for node in ast.walk(statement):
-                if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                    # A bare string statement (a docstring) is documentation, not a query.
-                    executed = id(node) not in docstrings
-                    for offset, chunk in enumerate(node.value.split("\n")):
-                        if "params." in chunk or "metrics." in chunk:
-                            _legacy_refs(cursor, node.lineno + offset, chunk, executed=executed)
+        for node, executed in _strings_on(tree, hits) if hits else ():
+            for offset, chunk in enumerate(node.value.split("\n")):
+                if "params." in chunk or "metrics." in chunk:
+                    _legacy_refs(cursor, node.lineno + offset, chunk, executed=executed)
     if "#" in text and _COMMENT_HINT.search(text):
         for number, comment in _comments(cursor.lines):
             _comment(cursor, number, comment)

@@ -1,5 +1,6 @@
 """End to end: ``migrate --write`` an old Databricks notebook, run it on local Spark with runtime
-15.4 ML simulated, and get the legacy run layout back (SPEC 5, ``params.maxBins = '8'``)."""
+15.4 ML or 15.4 standard simulated, and get the legacy run layout back (SPEC 5,
+``params.maxBins = '8'``)."""
 
 from __future__ import annotations
 
@@ -72,31 +73,45 @@ def _run_python_cells(path: Path, namespace: dict[str, Any]) -> None:
             exec(compile(cell.source, f"{path}[cell {cell.index}]", "exec"), namespace)
 
 
-def test_migrated_notebook_logs_the_legacy_layout_on_15_4_ml(
-    spark: Any, experiment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+@pytest.mark.parametrize(
+    ("target", "call", "mode"),
+    [
+        pytest.param("15.4 ML", "configure(spark)", "autolog", id="15.4-ml"),
+        # configure(spark) alone routes OFF on a standard runtime: migrate forces LEGACY.
+        pytest.param("15.4.x-scala2.12", "configure(spark, mode='legacy')", "legacy",
+                     id="15.4-standard"),
+    ],
+)
+def test_migrated_notebook_logs_the_legacy_layout_on_15_4(
+    spark: Any, experiment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    target: str, call: str, mode: str,
 ) -> None:
-    """The notebook scans as ``migrate`` for 15.4 ML; after ``migrate --write`` its cells, run in
-    order on 15.4 ML (simulated), log one parent and one child per map under the bare names."""
+    """The notebook scans as ``migrate`` for the target; ``migrate --write`` inserts the call the
+    scan names, after which it scans ``ok``; its cells, run in order on that runtime
+    (simulated), log one parent and one child per map under the bare names."""
     path = tmp_path / "churn.py"
     path.write_text(OLD_NOTEBOOK)
-    (report,) = scan([path], target="15.4 ML").notebooks()
+    (report,) = scan([path], target=target).notebooks()
     assert report.verdict is Verdict.MIGRATE
+    assert report.configure_call() == call
 
-    assert main(["migrate", "--write", "--target", "15.4 ML", str(path)]) == 0
+    assert main(["migrate", "--write", "--target", target, str(path)]) == 0
     capsys.readouterr()
     migrated = path.read_text()
     assert migrated.replace(
-        "# COMMAND ----------\n\nfrom legacy_mllib_tracking import configure\nconfigure(spark)\n\n",
+        f"# COMMAND ----------\n\nfrom legacy_mllib_tracking import configure\n{call}\n\n",
         "", 1,
     ) == OLD_NOTEBOOK
+    (report,) = scan([path], target=target).notebooks()
+    assert report.verdict is Verdict.OK
 
     namespace: dict[str, Any] = {"spark": spark}
-    with simulate_runtime("15.4 ML", spark=spark):
+    with simulate_runtime(target, spark=spark):
         _run_python_cells(path, namespace)
     run_id = namespace["run"].info.run_id
     assert mlflow.active_run() is None
 
-    assert_contract(run_id, kind="cv", mode="autolog", grid=GRID)
+    assert_contract(run_id, kind="cv", mode=mode, grid=GRID)
     children = MlflowClient().search_runs(
         [experiment],
         filter_string=f"params.maxBins = '8' and tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'",
