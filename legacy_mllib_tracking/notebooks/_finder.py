@@ -868,9 +868,10 @@ def _line_magics(cursor: _Cursor, code: list[str]) -> None:
             code[number - 1] = line[: len(line) - len(stripped)] + "pass"
 
 
-def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[ast.Constant, bool]]:
-    """The string constants of ``tree`` that span one of the lines ``hits``, in source order,
-    each with ``False`` for a bare string statement (a docstring: documentation, not a query).
+def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[int, str, bool]]:
+    """``(line, text, executed)`` of each string constant of ``tree`` that spans one of the
+    lines ``hits``, in source order; ``executed`` is ``False`` for a bare string statement (a
+    docstring: documentation, not a query).
 
     Only nodes whose lines hold a hit are entered (one pass; most of a long cell is skipped).
     """
@@ -880,11 +881,11 @@ def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[ast.Constant
         node = stack.pop()
         if isinstance(node, ast.Constant):
             if isinstance(node.value, str):
-                yield node, True
+                yield node.lineno, node.value, True
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             if isinstance(node.value.value, str):
-                yield node.value, False
+                yield node.value.lineno, node.value.value, False
             continue
         children = []
         for child in ast.iter_child_nodes(node):
@@ -944,10 +945,10 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
         hits = {
             n for n, line in enumerate(cursor.lines, start=1) if _LEGACY_REF.search(line)
         }
-        for node, executed in _strings_on(tree, hits) if hits else ():
-            for offset, chunk in enumerate(node.value.split("\n")):
+        for first, string, executed in _strings_on(tree, hits) if hits else ():
+            for offset, chunk in enumerate(string.split("\n")):
                 if "params." in chunk or "metrics." in chunk:
-                    _legacy_refs(cursor, node.lineno + offset, chunk, executed=executed)
+                    _legacy_refs(cursor, first + offset, chunk, executed=executed)
     if "#" in text and _COMMENT_HINT.search(text):
         for number, comment in _comments(cursor.lines):
             _comment(cursor, number, comment)
