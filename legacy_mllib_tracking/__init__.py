@@ -3,9 +3,14 @@
 ``configure(spark)`` reads the runtime version and two Spark conf flags, then either turns on
 legacy-style nested tracking or hands off to ``mlflow.pyspark.ml.autolog()``, with the same run
 layout either way. Importing this package imports neither pyspark nor mlflow.
+
+``scan`` and ``migrate`` (old notebooks, :mod:`legacy_mllib_tracking.notebooks`) are imported
+on first access, so ``import legacy_mllib_tracking`` does not load the notebook readers.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from legacy_mllib_tracking._config import configure, current_decision, is_configured, reset
 from legacy_mllib_tracking.errors import (
@@ -18,6 +23,8 @@ from legacy_mllib_tracking.errors import (
     LegacyTrackingError,
     NotASparkSession,
     NotATuningEstimator,
+    NotebookReadError,
+    RewriteError,
     RunNotFound,
     RuntimeVersionWarning,
     TrackingWarning,
@@ -37,8 +44,17 @@ from legacy_mllib_tracking.routing import Decision, Flag, FlagSource, Mode, deci
 from legacy_mllib_tracking.runtime import RuntimeVersion, parse_runtime_version
 from legacy_mllib_tracking.simulate import NOT_DATABRICKS, simulate_runtime
 
+if TYPE_CHECKING:
+    from legacy_mllib_tracking.notebooks import migrate, scan
+
 #: The installed distribution's version, read on first access (:func:`__getattr__`).
 __version__: str
+
+#: Names served on first access by :func:`__getattr__`, from the module that defines them.
+_LAZY = {
+    "migrate": "legacy_mllib_tracking.notebooks",
+    "scan": "legacy_mllib_tracking.notebooks",
+}
 
 __all__ = [
     "NOT_DATABRICKS",
@@ -57,6 +73,8 @@ __all__ = [
     "Mode",
     "NotASparkSession",
     "NotATuningEstimator",
+    "NotebookReadError",
+    "RewriteError",
     "RunLayout",
     "RunNotFound",
     "RunView",
@@ -72,30 +90,39 @@ __all__ = [
     "diff_layouts",
     "inspect_run_layout",
     "is_configured",
+    "migrate",
     "normalize_layout",
     "parse_runtime_version",
     "reset",
+    "scan",
     "simulate_runtime",
 ]
 
 
-def __getattr__(name: str) -> str:
-    """Return ``__version__``, read from the installed distribution on first access (PEP 562).
+def __getattr__(name: str) -> Any:
+    """Return a name served on first access (PEP 562): ``__version__``, ``scan``, ``migrate``.
 
-    Reading it imports ``importlib.metadata`` (with ``email``, ``zipfile``...), about half of
-    this package's import time (BENCHMARKS.md, "What profiling found", 6), so ``import
-    legacy_mllib_tracking`` leaves it to the first reader. The value is then kept as a global.
+    ``__version__`` is read from the installed distribution: that imports
+    ``importlib.metadata`` (with ``email``, ``zipfile``...), about half of this package's
+    import time (BENCHMARKS.md, "What profiling found", 6). ``scan`` and ``migrate`` come from
+    :mod:`legacy_mllib_tracking.notebooks` (``ast``, ``zipfile``, ``difflib``...), which most
+    users of ``configure()`` never need. Either way the value is then kept as a global.
 
     Raises:
         AttributeError: ``name`` is not an attribute of this package.
     """
-    if name != "__version__":
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib.metadata import PackageNotFoundError, version
+    if name in _LAZY:
+        import importlib
 
-    try:
-        value = version("legacy-mllib-tracking")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        value = "0.0.0"
-    globals()["__version__"] = value
+        value: Any = getattr(importlib.import_module(_LAZY[name]), name)
+    elif name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            value = version("legacy-mllib-tracking")
+        except PackageNotFoundError:  # pragma: no cover - running from a source tree
+            value = "0.0.0"
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
     return value

@@ -12,6 +12,8 @@ the builtin it refines, so ``except ValueError`` keeps working for callers who d
     ├── InvalidOption (ValueError)           another configure() option out of range
     ├── NotATuningEstimator (TypeError)      a non-tuner where a tuner is expected
     ├── NotASparkSession (TypeError)         configure() given something that is not a session
+    ├── NotebookReadError (ValueError)       a notebook file scan/migrate cannot read
+    ├── RewriteError (ValueError)            a notebook migrate cannot rewrite as asked
     ├── RunNotFound (LookupError)            a run id the tracking store does not know
     └── UnsupportedVersion (ImportError)     pyspark or mlflow older than supported, found
                                              by configure() (ImportError: what pandas and
@@ -37,6 +39,8 @@ __all__ = [
     "LegacyTrackingError",
     "NotASparkSession",
     "NotATuningEstimator",
+    "NotebookReadError",
+    "RewriteError",
     "RunNotFound",
     "RuntimeVersionWarning",
     "TrackingWarning",
@@ -75,6 +79,21 @@ class NotATuningEstimator(LegacyTrackingError, TypeError):
 
 class NotASparkSession(LegacyTrackingError, TypeError):
     """An object passed to ``configure()`` where a SparkSession (or ``None``) is expected."""
+
+
+class NotebookReadError(LegacyTrackingError, ValueError):
+    """A notebook file that cannot be read (a bad zip, broken JSON, bytes that do not decode).
+
+    ``str()`` is one line naming the file and the reason. ``scan`` reports it as the file's
+    error entry and goes on with the other files.
+    """
+
+
+class RewriteError(LegacyTrackingError, ValueError):
+    """A notebook that ``migrate`` cannot rewrite as asked; ``str()`` is one line naming why.
+
+    The file is left as it was.
+    """
 
 
 class RunNotFound(LegacyTrackingError, LookupError):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import mlflow
@@ -32,8 +35,22 @@ def _metric_key(kind: str) -> str:
     return f"avg_{METRIC}" if kind == "cv" else METRIC
 
 
-def assert_contract(run_id: str, *, kind: str, mode: str, fits: int = 1) -> Any:
-    """Assert SPEC 5 on the tree under ``run_id`` and return its layout."""
+def assert_contract(
+    run_id: str,
+    *,
+    kind: str,
+    mode: str,
+    fits: int = 1,
+    grid: Mapping[str, Sequence[str]] | None = None,
+) -> Any:
+    """Assert SPEC 5 on the tree under ``run_id`` and return its layout.
+
+    ``grid``: each tuned param's values as logged, in grid order (default: builders.tuner's).
+    """
+    if grid is None:
+        grid = {"regParam": ("0.01", "0.5"), "elasticNetParam": ("0.0", "1.0")}
+        assert set(itertools.product(*grid.values())) == grid_values(kind)
+    maps = math.prod(len(values) for values in grid.values())
     layout = inspect_run_layout(run_id)
     parent = layout.parent
     settings = TUNER_SETTINGS["CrossValidator" if kind == "cv" else "TrainValidationSplit"]
@@ -43,7 +60,7 @@ def assert_contract(run_id: str, *, kind: str, mode: str, fits: int = 1) -> Any:
     assert parent.tags[TAG_MODE] == mode
     metric = _metric_key(kind)
     assert BEST_PREFIX + metric in parent.metrics
-    assert len(layout.children) == 4 * fits
+    assert len(layout.children) == maps * fits
     seen = []
     for child in layout.children:
         assert child.status == "FINISHED"
@@ -51,23 +68,20 @@ def assert_contract(run_id: str, *, kind: str, mode: str, fits: int = 1) -> Any:
         assert metric in child.metrics
         if kind == "cv":
             assert f"std_{METRIC}" in child.metrics
-        seen.append((child.params["regParam"], child.params["elasticNetParam"]))
-        assert child.map_index in range(4)
-    assert sorted(seen) == sorted(list(grid_values(kind)) * fits)
+        seen.append(tuple(child.params[name] for name in grid))
+        assert child.map_index in range(maps)
+    assert sorted(seen) == sorted(list(itertools.product(*grid.values())) * fits)
     by_fit: dict[str, list[Any]] = {}
     for child in layout.children:  # grouped by fit, first fit first
         by_fit.setdefault(child.fit_id, []).append(child)
     assert len(by_fit) == fits
     best_values = []
     for number, (fit_id, children) in enumerate(by_fit.items(), start=1):
-        assert [c.map_index for c in children] == [0, 1, 2, 3]
+        assert [c.map_index for c in children] == list(range(maps))
         # run names say the map in the grid's order, and the fit when the run holds several
         prefix = "" if number == 1 else f"fit {number}: "
         for child in children:
-            assert child.name == (
-                f"{prefix}regParam={child.params['regParam']},"
-                f"elasticNetParam={child.params['elasticNetParam']}"
-            )
+            assert child.name == prefix + ",".join(f"{n}={child.params[n]}" for n in grid)
         best = [c for c in children if c.tags.get(TAG_BEST) == "true"]
         assert len(best) == 1
         best_value = max(c.metrics[metric] for c in children)
@@ -75,18 +89,19 @@ def assert_contract(run_id: str, *, kind: str, mode: str, fits: int = 1) -> Any:
         best_values.append(best_value)
         # the winning values on the parent, under the children's bare names (suffixed per fit)
         suffix = "" if number == 1 else f"_{fit_id}"
-        for name in ("regParam", "elasticNetParam"):
+        for name in grid:
             assert parent.params[f"{BEST_PREFIX}{name}{suffix}"] == best[0].params[name], (
                 sorted(parent.params)
             )
     best_on_parent = [v for k, v in parent.metrics.items() if k.startswith(BEST_PREFIX + metric)]
     assert sorted(best_on_parent) == pytest.approx(sorted(best_values))
     # A saved search on the bare name finds the children (also for a tuned Pipeline).
+    name, values = next(iter(grid.items()))
     found = MlflowClient().search_runs(
         [mlflow.get_run(run_id).info.experiment_id],
-        filter_string=f"params.regParam = '0.5' and tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'",
+        filter_string=f"params.{name} = '{values[-1]}' and tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'",
     )
-    assert len(found) == 2 * fits
+    assert len(found) == maps // len(values) * fits
     return layout
 
 

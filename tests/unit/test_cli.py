@@ -339,6 +339,9 @@ CLI_ERRORS = [
     pytest.param(["tree"], "RUN_ID", id="tree-without-run-id"),
     pytest.param(["nonsense"], "'nonsense'", id="unknown-command"),
     pytest.param(["demo", "--runtime", "banana"], "'banana'", id="demo-bad-runtime"),
+    pytest.param(["scan"], "PATH", id="scan-without-path"),
+    pytest.param(["migrate"], "PATH", id="migrate-without-path"),
+    pytest.param(["scan", ".", "--target", "banana"], "'banana'", id="scan-bad-target"),
 ]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from legacy_mllib_tracking import configure, is_configured
+from legacy_mllib_tracking import configure, errors, is_configured
 from legacy_mllib_tracking.errors import (
     InvalidAutologOption,
     InvalidFlagValue,
@@ -17,6 +17,8 @@ from legacy_mllib_tracking.errors import (
     LegacyTrackingError,
     NotASparkSession,
     NotATuningEstimator,
+    NotebookReadError,
+    RewriteError,
     RunNotFound,
     RuntimeVersionWarning,
     TrackingWarning,
@@ -203,13 +205,17 @@ def test_mode_str_is_its_value() -> None:
         pytest.param(NotATuningEstimator, TypeError, id="NotATuningEstimator"),
         pytest.param(NotASparkSession, TypeError, id="NotASparkSession"),
         pytest.param(RunNotFound, LookupError, id="RunNotFound"),
+        pytest.param(NotebookReadError, ValueError, id="NotebookReadError"),
+        pytest.param(RewriteError, ValueError, id="RewriteError"),
     ],
 )
 def test_each_error_is_the_builtin_it_refines(
     error: type[LegacyTrackingError], builtin: type[Exception]
 ) -> None:
-    """Each concrete error derives from LegacyTrackingError and from its builtin."""
+    """Each concrete error derives from LegacyTrackingError and from its builtin, and is
+    documented in the tree of errors.py."""
     assert issubclass(error, LegacyTrackingError)
+    assert f"{error.__name__} ({builtin.__name__})" in str(errors.__doc__)
     assert issubclass(error, builtin)
     with pytest.raises(builtin, match="boom"):
         raise error("boom")
@@ -320,3 +326,15 @@ def test_autolog_options_of_the_right_types_are_accepted() -> None:
         "log_model_allowlist": ["pyspark.ml.classification.LogisticRegressionModel"],
     }
     assert configure(None, mode="off", autolog_options=options).mode is Mode.OFF
+
+
+def test_notebook_errors_are_the_same_classes_everywhere_they_are_importable() -> None:
+    """The notebook errors live in errors.py and are re-exported by the notebooks package and
+    the top-level package (one class each, so ``except`` works whichever import was used)."""
+    import legacy_mllib_tracking
+    from legacy_mllib_tracking import notebooks
+
+    assert notebooks.NotebookReadError is legacy_mllib_tracking.NotebookReadError is (
+        NotebookReadError)
+    assert notebooks.RewriteError is legacy_mllib_tracking.RewriteError is RewriteError
+    assert NotebookReadError.__module__ == RewriteError.__module__ == "legacy_mllib_tracking.errors"

@@ -330,6 +330,27 @@ def test_import_does_not_load_pyspark_or_mlflow(tmp_path: Any) -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_scan_and_migrate_are_served_lazily_from_the_package(tmp_path: Any) -> None:
+    """``legacy_mllib_tracking.scan`` / ``.migrate`` are the notebooks package's functions,
+    imported on first access: ``import legacy_mllib_tracking`` does not load the notebook
+    readers, and using them still imports neither pyspark nor mlflow."""
+    code = (
+        "import sys\n"
+        "import legacy_mllib_tracking as package\n"
+        "print('legacy_mllib_tracking.notebooks' in sys.modules)\n"
+        "from legacy_mllib_tracking import migrate, scan\n"
+        "from legacy_mllib_tracking import notebooks\n"
+        "assert scan is package.scan is notebooks.scan\n"
+        "assert migrate is package.migrate is notebooks.migrate\n"
+        "assert 'scan' in vars(package)  # imported once, then a plain global\n"
+        "print(scan(['.']).summary()['files'])\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyspark', 'mlflow')))\n"
+    )
+    result = run_python("-c", code, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["False", "0", "[]"]
+
+
 def test_import_leaves_version_lookup_to_the_first_reader(tmp_path: Any) -> None:
     """``import legacy_mllib_tracking`` skips importlib.metadata; ``__version__`` still works."""
     code = (
