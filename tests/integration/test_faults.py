@@ -16,6 +16,7 @@ from typing import Any
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
+from packaging.version import Version
 
 from legacy_mllib_tracking import TrackingWarning, _compat, configure, inspect_run_layout
 from legacy_mllib_tracking.cli import main
@@ -305,7 +306,7 @@ def _fit_and_press_ctrl_c(estimator: Any, frame: Any, after: float = 1.0) -> Non
 
 
 @pytest.mark.skipif(
-    int(__import__("pyspark").__version__.split(".")[0]) < 4,
+    Version(__import__("pyspark").__version__).major < 4,
     reason="pyspark 3.5: SIGINT during a py4j call breaks the gateway (reentrant read) and raises "
     "Py4JError, not KeyboardInterrupt, leaving the session unusable for later tests",
 )
@@ -346,7 +347,7 @@ def test_ctrl_c_in_a_fresh_process(tmp_path: Path, mode: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    pyspark_3 = int(__import__("pyspark").__version__.split(".")[0]) < 4
+    pyspark_3 = Version(__import__("pyspark").__version__).major < 4
     expected = {"KeyboardInterrupt", "Py4JError"} if pyspark_3 else {"KeyboardInterrupt"}
     assert result["raised"] in expected, result
     assert result["statuses"] == ["FAILED"] and result["active"] is False, result
