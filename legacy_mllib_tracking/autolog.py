@@ -31,7 +31,7 @@ from legacy_mllib_tracking import _connect
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._tuning import grid_params, grid_run_names
 from legacy_mllib_tracking._writer import FitContext
-from legacy_mllib_tracking.errors import InvalidAutologOption, TrackingWarning
+from legacy_mllib_tracking.errors import InvalidAutologOption, TrackingNotice
 from legacy_mllib_tracking.keys import (
     TAG_FIT_ID,
     TAG_MAP_INDEX,
@@ -107,7 +107,7 @@ def _connect_options(kwargs: Mapping[str, Any], spark: Any) -> dict[str, Any]:
     - ``log_model_allowlist``, unless given: the list autolog would read itself (mlflow 2.x and
       3.17 read it through ``sparkContext`` and raise ``[JVM_ATTRIBUTE_NOT_SUPPORTED]``);
     - ``log_models=False`` when this process has no JVM (a remote Connect server), where
-      ``mlflow.spark.log_model`` cannot copy the saved model; one :class:`TrackingWarning` says so,
+      ``mlflow.spark.log_model`` cannot copy the saved model; one :class:`TrackingNotice` says so,
       and everything else autolog logs is kept.
     """
     if spark is None:
@@ -133,7 +133,7 @@ def _connect_options(kwargs: Mapping[str, Any], spark: Any) -> dict[str, Any]:
             "which a Spark Connect client does not have; params, metrics, child runs and "
             "artifacts are logged as usual (pass autolog_options={'log_models': False} to "
             "silence this)",
-            TrackingWarning,
+            TrackingNotice,
             stacklevel=5,
         )
     return supplied

@@ -56,7 +56,7 @@ def assert_contract(run_id: str, *, kind: str, mode: str, fits: int = 1) -> Any:
             f"regParam={child.params['regParam']},elasticNetParam={child.params['elasticNetParam']}"
         )
         assert child.map_index in range(4)
-    assert sorted(seen) == sorted(list(grid_values(kind)) * fits)
+    assert sorted(seen) == sorted(list(grid_values()) * fits)
     by_fit: dict[str, list[Any]] = {}
     for child in layout.children:
         by_fit.setdefault(child.tags[TAG_FIT_ID], []).append(child)

@@ -12,8 +12,10 @@ from legacy_mllib_tracking.errors import (
     LegacyTrackingDeprecationWarning,
     LegacyTrackingError,
     NotATuningEstimator,
+    RoutingAdvice,
     RunNotFound,
     RuntimeVersionWarning,
+    TrackingNotice,
     TrackingWarning,
 )
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
@@ -213,12 +215,14 @@ def test_each_error_is_the_builtin_it_refines(
     ("category", "bases"),
     [
         pytest.param(TrackingWarning, (UserWarning,), id="TrackingWarning"),
+        pytest.param(TrackingNotice, (UserWarning,), id="TrackingNotice"),
+        pytest.param(RoutingAdvice, (UserWarning,), id="RoutingAdvice"),
         pytest.param(
             LegacyTrackingDeprecationWarning,
-            (TrackingWarning, FutureWarning),
+            (RoutingAdvice, FutureWarning),
             id="LegacyTrackingDeprecationWarning",
         ),
-        pytest.param(RuntimeVersionWarning, (TrackingWarning,), id="RuntimeVersionWarning"),
+        pytest.param(RuntimeVersionWarning, (RoutingAdvice,), id="RuntimeVersionWarning"),
     ],
 )
 def test_each_warning_has_its_own_filterable_category(
@@ -228,6 +232,16 @@ def test_each_warning_has_its_own_filterable_category(
     for base in bases:
         assert issubclass(category, base)
     assert not issubclass(category, LegacyTrackingError)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [TrackingNotice, RoutingAdvice, LegacyTrackingDeprecationWarning, RuntimeVersionWarning],
+)
+def test_notices_and_advice_are_not_tracking_warnings(category: type[Warning]) -> None:
+    """Only lost data is a TrackingWarning: ignoring notices and advice never hides it."""
+    assert not issubclass(category, TrackingWarning)
+    assert not issubclass(TrackingWarning, category)
 
 
 def test_library_errors_are_caught_as_value_error() -> None:
