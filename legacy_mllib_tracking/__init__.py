@@ -85,7 +85,7 @@ def __getattr__(name: str) -> str:
     """Return ``__version__``, read from the installed distribution on first access (PEP 562).
 
     Reading it imports ``importlib.metadata`` (with ``email``, ``zipfile``...), about half of
-    this package's import time (BENCHMARKS.md, "What profiling found", 6), so ``import
+    this package's import time when profiled (24 of 45 ms; BENCHMARKS.md), so ``import
     legacy_mllib_tracking`` leaves it to the first reader. The value is then kept as a global.
 
     Raises:
