@@ -352,7 +352,6 @@ def install(patches: PatchSet, mode: Mode) -> None:
             with _nesting(self):
                 return _track(mode, original, self, args, kwargs, extra)
 
-        fit.__legacy_mllib_tracking__ = mode  # type: ignore[attr-defined]
         return fit
 
     for cls in tuner_classes():

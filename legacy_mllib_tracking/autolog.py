@@ -322,9 +322,9 @@ def install_client_fixes(patches: PatchSet) -> None:
             stem, dot, ext = os.path.basename(path).rpartition(".")
             name = f"{stem}_{fix.ctx.fit_id}.{ext}" if dot else f"{ext}_{fix.ctx.fit_id}"
             with tempfile.TemporaryDirectory() as tmp:
-                copy = os.path.join(tmp, name)
-                shutil.copyfile(path, copy)
-                bound.arguments["local_path"] = copy
+                renamed = os.path.join(tmp, name)
+                shutil.copyfile(path, renamed)
+                bound.arguments["local_path"] = renamed
                 return original(*bound.args, **bound.kwargs)
 
         return log_artifact

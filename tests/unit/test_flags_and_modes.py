@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 from legacy_mllib_tracking.errors import (
@@ -242,6 +244,28 @@ def test_notices_and_advice_are_not_tracking_warnings(category: type[Warning]) -
     """Only lost data is a TrackingWarning: ignoring notices and advice never hides it."""
     assert not issubclass(category, TrackingWarning)
     assert not issubclass(TrackingWarning, category)
+
+
+@pytest.mark.parametrize(
+    ("module", "fails"),
+    [
+        pytest.param("legacy_mllib_tracking._compat", True, id="this-library"),
+        pytest.param("tests.integration.helpers", True, id="its-tests"),
+        pytest.param("mlflow.store.tracking.sqlalchemy_store", False, id="mlflow"),
+        pytest.param("pyspark.sql.pandas.conversion", False, id="pyspark"),
+    ],
+)
+@pytest.mark.parametrize("category", [DeprecationWarning, PendingDeprecationWarning])
+def test_suite_fails_on_this_librarys_deprecations_only(
+    module: str, fails: bool, category: type[Warning]
+) -> None:
+    """pyproject's filterwarnings: a deprecation attributed to us or our tests is an error."""
+    with warnings.catch_warnings():  # the filters pytest set for this test, restored after
+        if fails:
+            with pytest.raises(category, match="old API"):
+                warnings.warn_explicit("old API", category, "x.py", 1, module=module)
+        else:
+            warnings.warn_explicit("old API", category, "x.py", 1, module=module)
 
 
 def test_library_errors_are_caught_as_value_error() -> None:
