@@ -1,6 +1,6 @@
 """Benchmarks of legacy-mllib-tracking (ISSUE 5): what tracking costs, measured side by side.
 
-    python benchmarks/run.py            # the full run (about 20 minutes on 2 cores)
+    python benchmarks/run.py            # the full run (about 40 minutes on 2 idle cores)
     python benchmarks/run.py --quick    # a smoke run (a few minutes): tiny workload, 1 rep
     python benchmarks/run.py --only fits --models   # logging models: first and repeated fits
 

@@ -12,7 +12,7 @@ Regenerate (from the project root; Debian's ``chromium`` package, since Playwrig
 download a browser everywhere)::
 
     apt-get install -y chromium
-    .venv/bin/pip install -e '.[screenshots]'
+    .venv/bin/pip install --group screenshots
     rm -f mlflow.db && rm -rf mlartifacts
     ./dev demo && ./dev demo --runtime 9.1
     .venv/bin/python docs/screenshots.py

@@ -25,8 +25,10 @@ from legacy_mllib_tracking.errors import (
     NotATuningEstimator,
     NotebookReadError,
     RewriteError,
+    RoutingAdvice,
     RunNotFound,
     RuntimeVersionWarning,
+    TrackingNotice,
     TrackingWarning,
     UnsupportedVersion,
 )
@@ -75,11 +77,13 @@ __all__ = [
     "NotATuningEstimator",
     "NotebookReadError",
     "RewriteError",
+    "RoutingAdvice",
     "RunLayout",
     "RunNotFound",
     "RunView",
     "RuntimeVersion",
     "RuntimeVersionWarning",
+    "TrackingNotice",
     "TrackingWarning",
     "UnsupportedVersion",
     "__version__",
@@ -104,7 +108,7 @@ def __getattr__(name: str) -> Any:
 
     ``__version__`` is read from the installed distribution: that imports
     ``importlib.metadata`` (with ``email``, ``zipfile``...), about half of this package's
-    import time (BENCHMARKS.md, "What profiling found", 6). ``scan`` and ``migrate`` come from
+    import time when profiled (24 of 45 ms; BENCHMARKS.md). ``scan`` and ``migrate`` come from
     :mod:`legacy_mllib_tracking.notebooks` (``ast``, ``zipfile``, ``difflib``...), which most
     users of ``configure()`` never need. Either way the value is then kept as a global.
 

@@ -16,12 +16,13 @@ import importlib
 import logging
 import math
 import os
-import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
+
+from packaging.version import InvalidVersion, Version
 
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking.errors import UnsupportedVersion
@@ -62,13 +63,16 @@ FLAVOR = "pyspark.ml"
 #: pyspark 3.4 is Databricks Runtime 13.3 LTS; mlflow 2.9 is on 14.3 LTS ML.
 MIN_VERSIONS: Mapping[str, tuple[int, ...]] = {"pyspark": (3, 4), "mlflow": (2, 9)}
 
-_RELEASE = re.compile(r"\s*v?(\d+(?:\.\d+)*)")
-
 
 def _release(version: str) -> tuple[int, ...] | None:
-    """Return the numeric release of a version string (``"3.5.0.dev0"`` -> ``(3, 5, 0)``)."""
-    match = _RELEASE.match(version)
-    return tuple(int(part) for part in match.group(1).split(".")) if match else None
+    """Return the release of a PEP 440 version string (``"3.5.0.dev0"`` -> ``(3, 5, 0)``).
+
+    ``None`` when ``packaging`` cannot parse it (``"custom-build"``, ``"3.5.0-SNAPSHOT"``).
+    """
+    try:
+        return Version(version).release
+    except InvalidVersion:
+        return None
 
 
 def installed_version(package: str) -> tuple[str, str | None] | None:

@@ -1,4 +1,10 @@
-"""``configure(spark)``, ``is_configured()``, ``reset()``: the one home of global state."""
+"""``configure(spark)``, ``is_configured()``, ``reset()``: the state ``configure()`` installs.
+
+Held here: the decision in force, the patches and the user's own autolog settings. Held next to
+the code that uses it: ``_tracker.settings`` (the tracking timeout; ``reset()`` renews it), the
+tracker's nesting state (per thread and per tuner uid), the fits ``autolog``'s client fixes are
+working on, and ``simulate``'s owner of a simulated runtime.
+"""
 
 from __future__ import annotations
 

@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 from typing import Any
+
+from legacy_mllib_tracking.errors import TrackingNotice
 
 __all__ = [
     "CONF_LOG_MODEL_ALLOWLIST_FILE",
@@ -100,7 +103,8 @@ def log_model_allowlist(spark: Any) -> list[str]:
 
     What mlflow reads through ``sparkContext`` (mlflow 2.x, 3.x): the file named by Spark conf
     ``spark.mlflow.pysparkml.autolog.logModelAllowlistFile`` (here read through ``spark.conf``),
-    else, or when that file cannot be read, the allowlist packaged with mlflow.
+    else, or when that file cannot be read (one :class:`TrackingNotice` says so), the allowlist
+    packaged with mlflow.
     """
     import importlib.resources
 
@@ -109,13 +113,12 @@ def log_model_allowlist(spark: Any) -> list[str]:
         try:
             return sorted(_read_allowlist_file(custom))
         except Exception as error:
-            _logger.warning(
-                "Spark conf %s=%r could not be read (%s: %s); using mlflow's packaged model "
-                "allowlist",
-                CONF_LOG_MODEL_ALLOWLIST_FILE,
-                custom,
-                type(error).__name__,
-                error,
+            warnings.warn(
+                f"legacy-mllib-tracking: Spark conf {CONF_LOG_MODEL_ALLOWLIST_FILE}={custom!r} "
+                f"could not be read ({type(error).__name__}: {error}); using mlflow's packaged "
+                "model allowlist",
+                TrackingNotice,
+                stacklevel=6,  # configure() -> _apply -> enable_autolog -> _connect_options
             )
     resource = importlib.resources.files(_ALLOWLIST_PACKAGE).joinpath(_ALLOWLIST_RESOURCE)
     with importlib.resources.as_file(resource) as path:

@@ -452,7 +452,6 @@ def install(patches: PatchSet, mode: Mode) -> None:
             with _nesting(self), _compat.http_budget(budget):
                 return _track(mode, original, self, args, kwargs, extra)
 
-        fit.__legacy_mllib_tracking__ = mode  # type: ignore[attr-defined]
         return fit
 
     for cls in tuner_classes():

@@ -32,7 +32,7 @@ from legacy_mllib_tracking import _connect
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._tuning import grid_params, grid_run_names
 from legacy_mllib_tracking._writer import FitContext
-from legacy_mllib_tracking.errors import InvalidAutologOption, TrackingWarning
+from legacy_mllib_tracking.errors import InvalidAutologOption, TrackingNotice
 from legacy_mllib_tracking.keys import (
     TAG_CHILD_KEY,
     TAG_PARENT_RUN_ID,
@@ -156,7 +156,7 @@ def _connect_options(kwargs: Mapping[str, Any], spark: Any) -> dict[str, Any]:
     - ``log_model_allowlist``, unless given: the list autolog would read itself (mlflow 2.x and
       3.17 read it through ``sparkContext`` and raise ``[JVM_ATTRIBUTE_NOT_SUPPORTED]``);
     - ``log_models=False`` when this process has no JVM (a remote Connect server), where
-      ``mlflow.spark.log_model`` cannot copy the saved model; one :class:`TrackingWarning` says so,
+      ``mlflow.spark.log_model`` cannot copy the saved model; one :class:`TrackingNotice` says so,
       and everything else autolog logs is kept.
     """
     if spark is None:
@@ -182,7 +182,7 @@ def _connect_options(kwargs: Mapping[str, Any], spark: Any) -> dict[str, Any]:
             "which a Spark Connect client does not have; params, metrics, child runs and "
             "artifacts are logged as usual (pass autolog_options={'log_models': False} to "
             "silence this)",
-            TrackingWarning,
+            TrackingNotice,
             stacklevel=5,
         )
     return supplied
@@ -373,9 +373,9 @@ def install_client_fixes(patches: PatchSet) -> None:
             stem, dot, ext = os.path.basename(path).rpartition(".")
             name = f"{stem}_{fix.ctx.fit_id}.{ext}" if dot else f"{ext}_{fix.ctx.fit_id}"
             with tempfile.TemporaryDirectory() as tmp:
-                copy = os.path.join(tmp, name)
-                shutil.copyfile(path, copy)
-                bound.arguments["local_path"] = copy
+                renamed = os.path.join(tmp, name)
+                shutil.copyfile(path, renamed)
+                bound.arguments["local_path"] = renamed
                 return original(*bound.args, **bound.kwargs)
 
         return log_artifact

@@ -1,7 +1,8 @@
 """The exceptions and warnings of legacy-mllib-tracking.
 
-Every error the library raises on purpose derives from :class:`LegacyTrackingError` and also from
-the builtin it refines, so ``except ValueError`` keeps working for callers who do not know us::
+The errors about what a caller passed or what this process runs derive from
+:class:`LegacyTrackingError` and also from the builtin they refine, so ``except ValueError`` keeps
+working for callers who do not know us::
 
     LegacyTrackingError (Exception)
     ├── InvalidRuntimeVersion (ValueError)   a runtime string that cannot be parsed
@@ -19,10 +20,22 @@ the builtin it refines, so ``except ValueError`` keeps working for callers who d
                                              by configure() (ImportError: what pandas and
                                              scikit-learn raise for a too-old dependency)
 
+A few helpers raise the plain builtin instead: ``diff_layouts`` and ``simulate_runtime`` a
+``ValueError`` for a bad argument, ``simulate_runtime`` a ``RuntimeError`` when another thread
+holds the simulation, ``replay`` a ``FileNotFoundError`` for a missing spool path, and the layout
+assertions (``assert_same_layout``, the pytest plugin) an ``AssertionError``.
+
+Warnings come in three families, so that filtering advice never hides lost data::
+
     TrackingWarning (UserWarning)            something was not logged; training went on
+    TrackingNotice (UserWarning)             from configure() on, something is left out by
+                                             design or replaced (a Spark Connect client logs
+                                             no models; an unreadable model allowlist file)
+    RoutingAdvice (UserWarning)              what configure() found in the routing inputs
+    ├── RuntimeVersionWarning                a runtime string from the environment was
+    │                                        unreadable; routed like the newest runtime
     └── LegacyTrackingDeprecationWarning (FutureWarning)
                                              the legacy layout is served by this library
-    RuntimeVersionWarning (TrackingWarning)  a runtime string from the environment was unreadable
 
 Errors raised by Spark's own ``fit()`` are never wrapped: they reach the caller unchanged.
 """
@@ -41,8 +54,10 @@ __all__ = [
     "NotATuningEstimator",
     "NotebookReadError",
     "RewriteError",
+    "RoutingAdvice",
     "RunNotFound",
     "RuntimeVersionWarning",
+    "TrackingNotice",
     "TrackingWarning",
     "UnsupportedVersion",
 ]
@@ -111,9 +126,25 @@ class TrackingWarning(UserWarning):
     """Tracking could not log something; the fit itself went on and returned its model."""
 
 
-class LegacyTrackingDeprecationWarning(TrackingWarning, FutureWarning):
+class TrackingNotice(UserWarning):
+    """Something is left out of tracking by design, said once at ``configure()``.
+
+    Not a failure: e.g. a Spark Connect client without a JVM logs no models
+    (``mlflow.spark.log_model`` needs one), or a model allowlist file that cannot be read is
+    replaced by mlflow's packaged list. Filtering it leaves :class:`TrackingWarning` alone.
+    """
+
+
+class RoutingAdvice(UserWarning):
+    """What ``configure()`` found in the routing inputs and what to change to route otherwise.
+
+    E.g. both Spark conf flags true: AUTOLOG wins and the legacy flag is ignored.
+    """
+
+
+class LegacyTrackingDeprecationWarning(RoutingAdvice, FutureWarning):
     """Legacy MLlib tracking is retired on Databricks; this library provides its layout."""
 
 
-class RuntimeVersionWarning(TrackingWarning):
+class RuntimeVersionWarning(RoutingAdvice):
     """A runtime version read from the environment or Spark conf could not be parsed."""

@@ -1,6 +1,9 @@
-"""Every external string the library reads or writes, defined once.
+"""The router's inputs and the run layout's names (tags, params, metrics), defined once.
 
-Writers, readers and tests import these constants; nothing else spells them.
+Writers, readers and tests import these constants; nothing else spells them. Strings that one
+module alone reads stay in that module: the spool folder's variable (``_safety.ENV_SPOOL_DIR``),
+mlflow's model allowlist conf (``_connect.CONF_LOG_MODEL_ALLOWLIST_FILE``) and mlflow's own
+internal names (``_compat``).
 """
 
 from __future__ import annotations
@@ -66,9 +69,6 @@ TUNER_SETTINGS = {
 AVG_PREFIX = "avg_"  # CrossValidator child metric: avg_<metricName>
 STD_PREFIX = "std_"  # CrossValidator child metric where pyspark has stdMetrics: std_<metricName>
 BEST_PREFIX = "best_"  # parent: metric best_<child metric key>, params best_<tuned param>
-
-# --- the autolog integration --------------------------------------------------------------------
-MLFLOW_AUTOLOG_FLAVOR = "pyspark.ml"
 
 # --- mlflow's pip-requirement inference (AUTOLOG mode's logged models) ---------------------------
 #: mlflow's flavor name of pyspark.ml models (``mlflow.spark.FLAVOR_NAME``).

@@ -14,7 +14,7 @@ from legacy_mllib_tracking.errors import (
     InvalidFlagValue,
     InvalidModeError,
     LegacyTrackingDeprecationWarning,
-    TrackingWarning,
+    RoutingAdvice,
 )
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
 from legacy_mllib_tracking.runtime import RuntimeVersion, parse_runtime_version
@@ -277,7 +277,7 @@ def decide(
         if track_flag.value:
             found.append(
                 (
-                    TrackingWarning,
+                    RoutingAdvice,
                     f"{CONF_TRACK}=true is ignored because {CONF_AUTOLOG} is true; legacy MLlib "
                     f"tracking needs {CONF_AUTOLOG}=false (as the Databricks docs require)",
                 )

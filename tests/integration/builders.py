@@ -61,7 +61,6 @@ def tuner(
     )
 
 
-def grid_values(kind: str) -> set[tuple[str, str]]:
+def grid_values() -> set[tuple[str, str]]:
     """The (regParam, elasticNetParam) pairs of :func:`tuner`'s grid, as logged strings."""
-    del kind
     return {(r, e) for r in ("0.01", "0.5") for e in ("0.0", "1.0")}

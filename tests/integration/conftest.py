@@ -12,6 +12,10 @@ from typing import Any
 
 import pytest
 
+# helpers.py asserts the run-layout contract for many test modules: rewrite its asserts as
+# pytest does a test module's, so that a failure shows the values compared.
+pytest.register_assert_rewrite("tests.integration.helpers")
+
 pyspark = pytest.importorskip("pyspark", reason="integration tests need the [spark] extra")
 
 from .sparkmodes import ENV_MODE, session_for, spark_mode  # noqa: E402 - after the importorskip

@@ -206,6 +206,7 @@ class FlakyProxy:
         self.count = 0
         self.refused = 0
         self.creates = 0
+        self.down_answers = 0  # requests answered 502 because the server was down
         self.tripped = threading.Event()
         lock = threading.Lock()
         proxy = self
@@ -254,6 +255,8 @@ class FlakyProxy:
                 except urllib.error.HTTPError as error:
                     status, payload, headers = error.code, error.read(), error.headers.items()
                 except OSError:  # the server is down
+                    with lock:
+                        proxy.down_answers += 1
                     if reply:
                         self._status(502)
                     return

@@ -176,9 +176,9 @@ def local_session() -> Iterator[Any]:
 def _connect_prerequisites() -> None:
     """Skip when Spark Connect cannot exist here; fail when it only needs installing."""
     import pyspark
+    from packaging.version import Version
 
-    major = int(pyspark.__version__.split(".")[0])
-    if major < 4:
+    if Version(pyspark.__version__).major < 4:
         pytest.skip(
             f"pyspark {pyspark.__version__}: classic pyspark.ml estimators run over Spark Connect "
             "from pyspark 4.0, and pip's pyspark 3.x ships no Connect server jar"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from typing import Any
 
 import mlflow
@@ -10,6 +10,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from legacy_mllib_tracking import _compat, configure, reset
+
+from .helpers import wait_until
 
 
 class _Boom(RuntimeError):
@@ -41,10 +43,35 @@ def _failing_cv(fits: list[float]) -> Any:
     )
 
 
+def _count_ended_tasks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record each tuning task that ends (fitted, failed or abandoned) after the fit guard."""
+    ended: list[int] = []
+    guard = _compat.guard_tasks
+
+    def counted(task: Callable[[], Any]) -> Callable[[], Any]:
+        def run() -> Any:
+            try:
+                return task()
+            finally:
+                ended.append(1)
+
+        return run
+
+    monkeypatch.setattr(
+        _compat, "guard_tasks", lambda tasks: [counted(task) for task in guard(tasks)]
+    )
+    return ended
+
+
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 @pytest.mark.parametrize("active", [True, False], ids=["active-run", "no-active-run"])
 def test_failed_fit_fits_no_further_param_map(
-    spark: Any, experiment: str, data: Any, mode: str, active: bool
+    spark: Any,
+    experiment: str,
+    data: Any,
+    mode: str,
+    active: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Once a param map fails, no other map is fitted afterwards, so nothing logs a stray run.
 
@@ -56,16 +83,19 @@ def test_failed_fit_fits_no_further_param_map(
     configure(spark, mode=mode, autolog_options={"log_models": False, "log_datasets": False})
     fits: list[float] = []
     cv = _failing_cv(fits)
+    ended = _count_ended_tasks(monkeypatch)
+    # pyspark's pool takes every task of the round, even after the fit raised: wait until all
+    # 4 have ended (fitted or abandoned); unguarded, the next map starts within milliseconds.
     if active:
         with mlflow.start_run() as run:
             with pytest.raises(_Boom):
                 cv.fit(data)
-            time.sleep(3)  # unguarded, pyspark's pool starts the next map within milliseconds
+            wait_until(lambda: len(ended) == 4, 3)
             assert mlflow.active_run().info.run_id == run.info.run_id
     else:
         with pytest.raises(_Boom):
             cv.fit(data)
-        time.sleep(3)
+        wait_until(lambda: len(ended) == 4, 3)
         assert mlflow.active_run() is None
     assert fits == [0.01], "maps fitted after the failure"
     runs = MlflowClient().search_runs([experiment])

@@ -17,20 +17,16 @@ from typing import Any
 import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
+from packaging.version import Version
 
-from legacy_mllib_tracking import TrackingWarning, _compat, configure, inspect_run_layout
+from legacy_mllib_tracking import TrackingWarning, _compat, inspect_run_layout
 from legacy_mllib_tracking.cli import main
 from legacy_mllib_tracking.replay import replay
 
 from .builders import tuner
+from .helpers import assert_contract, logging_threads_done, wait_until
+from .helpers import configure_mode as _configure
 from .servers import MlflowServer, free_port
-from .test_contract import assert_contract
-
-LEAN = {"log_models": False, "log_datasets": False}
-
-
-def _configure(spark: Any, mode: str, **options: Any) -> None:
-    configure(spark, mode=mode, autolog_options=LEAN if mode == "autolog" else None, **options)
 
 
 def _ours(caught: list[warnings.WarningMessage]) -> list[str]:
@@ -48,6 +44,7 @@ def test_contract_over_a_real_tracking_server(
     assert_contract(run.info.run_id, kind="cv", mode=mode)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_unreachable_server_fit_returns_and_replay_logs_later(
     spark: Any, experiment: str, data: Any, spool_dir: Path, tmp_path: Path, mode: str
@@ -108,7 +105,7 @@ def test_deadline_spools_the_rest_and_replay_never_duplicates(
             tuner("cv").fit(data)
     ours = _ours(caught)
     assert len(ours) == 1 and "did not finish within 0.001 s" in ours[0], ours
-    time.sleep(3)  # let the call that was in flight at the deadline land (or not)
+    wait_until(logging_threads_done, 3)  # the call in flight at the deadline lands (or not)
     capsys.readouterr()
     assert main(["replay", str(spool_dir), "--tracking-uri", mlflow_server.uri]) == 0
     assert "replayed" in capsys.readouterr().out
@@ -158,6 +155,7 @@ def test_read_only_store_fit_returns_and_replay_logs_later(
         mlflow.set_tracking_uri(tracking_uri)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("mode", "back"), [("legacy", "in-time"), ("autolog", "in-time"), ("legacy", "too-late")]
 )
@@ -177,8 +175,8 @@ def test_server_killed_mid_logging_then_restarted(
 
     def crash() -> None:
         server.kill()
-        if back == "in-time":
-            time.sleep(3)
+        if back == "in-time":  # back once a write has met the dead server (at most 3 s later)
+            wait_until(lambda: proxy.down_answers > 0, 3)
             server.start()
 
     try:
@@ -206,7 +204,7 @@ def test_server_killed_mid_logging_then_restarted(
                 parent_id = record["parent_run_id"]
                 assert record["children"], record  # at least what came after the crash
                 server.start()
-                time.sleep(2)  # a write in flight at the deadline lands or gives up
+                wait_until(logging_threads_done, 2)  # a write in flight lands or gives up
                 assert main(["replay", str(spool_dir), "--tracking-uri", server.uri]) == 0
             else:
                 assert _ours(caught) == []
@@ -303,6 +301,7 @@ def test_server_dies_or_hangs_mid_fit_costs_at_most_the_timeout(
     "shared stack, so their fits land in each other's runs (README 'Supported versions')",
     strict=True,
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_eight_threads_fit_into_eight_correct_trees(
     spark: Any, experiment: str, data: Any, mode: str
@@ -381,10 +380,11 @@ def _fit_and_press_ctrl_c(estimator: Any, frame: Any, after: float = 1.0) -> Non
 
 
 @pytest.mark.skipif(
-    int(__import__("pyspark").__version__.split(".")[0]) < 4,
+    Version(__import__("pyspark").__version__).major < 4,
     reason="pyspark 3.5: SIGINT during a py4j call breaks the gateway (reentrant read) and raises "
     "Py4JError, not KeyboardInterrupt, leaving the session unusable for later tests",
 )
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_keyboard_interrupt_fails_our_run_and_spares_the_users(
     spark: Any, experiment: str, data: Any, mode: str
@@ -401,9 +401,11 @@ def test_keyboard_interrupt_fails_our_run_and_spares_the_users(
         with pytest.raises(KeyboardInterrupt):
             _fit_and_press_ctrl_c(big, data)
         assert MlflowClient().get_run(run.info.run_id).info.status == "RUNNING"
-    time.sleep(1)  # let the cancelled Spark jobs of the pool threads wind down
+    # let the cancelled Spark jobs of the pool threads wind down
+    wait_until(lambda: not spark.sparkContext.statusTracker().getActiveJobsIds(), 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_ctrl_c_in_a_fresh_process(tmp_path: Path, mode: str) -> None:
     """A real SIGINT during a fit in a fresh process, on every pyspark: the run the library
@@ -422,7 +424,7 @@ def test_ctrl_c_in_a_fresh_process(tmp_path: Path, mode: str) -> None:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    pyspark_3 = int(__import__("pyspark").__version__.split(".")[0]) < 4
+    pyspark_3 = Version(__import__("pyspark").__version__).major < 4
     expected = {"KeyboardInterrupt", "Py4JError"} if pyspark_3 else {"KeyboardInterrupt"}
     assert result["raised"] in expected, result
     assert result["statuses"] == ["FAILED"] and result["active"] is False, result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from typing import Any
 
@@ -106,7 +107,8 @@ def test_reset_restores_the_process(spark: Any, experiment: str, data: Any) -> N
 
     mlflow.pyspark.ml.autolog(log_models=False, log_datasets=False, exclusive=True, silent=True)
     user_config = autolog_config()
-    patched_base = Estimator.fit
+    pyspark_fit = inspect.unwrap(Estimator.fit)
+    assert Estimator.fit is not pyspark_fit, "the user's autolog wraps the base Estimator.fit"
     configure(spark, mode="legacy")
     assert is_configured()
     assert "fit" in CrossValidator.__dict__ and "fit" in TrainValidationSplit.__dict__
@@ -116,7 +118,9 @@ def test_reset_restores_the_process(spark: Any, experiment: str, data: Any) -> N
     assert "fit" not in CrossValidator.__dict__ and "fit" not in TrainValidationSplit.__dict__
     assert CrossValidator.fit is Estimator.fit
     assert autolog_config() == user_config
-    assert Estimator.fit is not None and patched_base is not None
+    # LEGACY turned the user's autolog off, which reverts mlflow's patch (mlflow 2.17, 3.17);
+    # turned back on, mlflow wraps the same pyspark function again.
+    assert Estimator.fit is not pyspark_fit and inspect.unwrap(Estimator.fit) is pyspark_fit
     reset()  # a second reset is a no-op
     assert autolog_config() == user_config
     mlflow.pyspark.ml.autolog(disable=True)

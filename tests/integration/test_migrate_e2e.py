@@ -16,7 +16,7 @@ from legacy_mllib_tracking.cli import main
 from legacy_mllib_tracking.keys import TAG_PARENT_RUN_ID
 from legacy_mllib_tracking.notebooks import Verdict, read_file, scan
 
-from .test_contract import assert_contract
+from .helpers import assert_contract
 
 #: A notebook written for DBR 9.1 ML: a Pipeline-tuned CrossValidator fitted inside
 #: ``with mlflow.start_run()``, relying on the retired tracker for its child runs.

@@ -48,6 +48,7 @@ def _upgrade_example() -> str:
     return match.group(1)
 
 
+@pytest.mark.slow
 def test_readme_upgrade_example_passes_and_catches_a_break(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -56,9 +57,6 @@ def test_readme_upgrade_example_passes_and_catches_a_break(
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     code = _upgrade_example()
-    pytester.makepyfile(test_upgrade=code)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore")
-    result.assert_outcomes(passed=2)
     broken = code.replace(
         "grid = ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build()",
         "grid = ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).build()\n"
@@ -66,7 +64,15 @@ def test_readme_upgrade_example_passes_and_catches_a_break(
         "        grid = ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.2]).build()",
     )
     assert broken != code
-    pytester.makepyfile(test_upgrade=broken)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore")
-    result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*9.1 vs 15.4: child {regParam=0.1}: only in A*"])
+    # One pytest session (one Spark JVM) runs both: the file as written and the broken copy.
+    pytester.makepyfile(test_upgrade=code, test_upgrade_broken=broken)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q", "-W", "ignore", "-rA")
+    result.assert_outcomes(passed=3, failed=1)
+    for line in (
+        "PASSED test_upgrade.py::test_upgrade_keeps_the_run_layout[[]*9.1[]]",
+        "PASSED test_upgrade.py::test_upgrade_keeps_the_run_layout[[]*15.4[]]",
+        "PASSED test_upgrade_broken.py::test_upgrade_keeps_the_run_layout[[]*9.1[]]",
+        "FAILED test_upgrade_broken.py::test_upgrade_keeps_the_run_layout[[]*15.4[]]*",
+        "*9.1 vs 15.4: child {regParam=0.1}: only in A*",
+    ):
+        result.stdout.fnmatch_lines([line])

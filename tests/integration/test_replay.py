@@ -28,8 +28,8 @@ from legacy_mllib_tracking.keys import (
 )
 
 from .builders import tuner
+from .helpers import assert_contract
 from .servers import AuthProxy, free_port
-from .test_contract import assert_contract
 
 ROOT = Path(__file__).resolve().parents[2]
 USER, PASSWORD = "alice", "s3cr3t-pw"

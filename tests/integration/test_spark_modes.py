@@ -15,7 +15,11 @@ from mlflow.tracking import MlflowClient
 
 from legacy_mllib_tracking import Mode, configure, inspect_run_layout
 from legacy_mllib_tracking._connect import client_has_jvm, is_connect_session
-from legacy_mllib_tracking.errors import LegacyTrackingDeprecationWarning, TrackingWarning
+from legacy_mllib_tracking.errors import (
+    LegacyTrackingDeprecationWarning,
+    TrackingNotice,
+    TrackingWarning,
+)
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
 
 from .builders import tuner
@@ -84,10 +88,11 @@ def test_connect_client_has_no_jvm_and_configure_reads_flags_through_spark_conf(
 def test_autolog_on_connect_says_once_that_models_are_not_logged_and_logs_the_rest(
     spark: Any, experiment: str, data: Any
 ) -> None:
-    """AUTOLOG on a Connect client, models not turned off: one warning, then the usual tree."""
-    with pytest.warns(TrackingWarning, match="models are not logged") as caught:
+    """AUTOLOG on a Connect client, models not turned off: one notice, then the usual tree."""
+    with pytest.warns(TrackingNotice, match="models are not logged") as caught:
         configure(spark, mode="autolog", autolog_options={"log_datasets": False})
-    assert len([w for w in caught if issubclass(w.category, TrackingWarning)]) == 1
+    assert len([w for w in caught if issubclass(w.category, TrackingNotice)]) == 1
+    assert not [w for w in caught if issubclass(w.category, TrackingWarning)]
     with mlflow.start_run() as run:
         tuner("cv").fit(data)
     layout = inspect_run_layout(run.info.run_id)

@@ -21,8 +21,7 @@ from legacy_mllib_tracking.cli import main
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_SPARK_VERSION, CONF_TRACK
 
 from .builders import tuner
-
-LEAN = {"log_models": False, "log_datasets": False}
+from .helpers import LEAN
 
 
 def _fit_under(spark: Any, version: str, estimator: Any, frame: Any) -> tuple[str, Mode]:
@@ -171,6 +170,7 @@ def test_needs_a_version():
 """
 
 
+@pytest.mark.slow
 def test_plugin_runs_once_per_runtime_and_restores(pytester: pytest.Pytester) -> None:
     """The pytest11 plugin runs a marked test per runtime and restores env and config after each."""
     pytester.makepyfile(test_upgrade_example=PLUGIN_TEST)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,7 +11,7 @@ import pytest
 
 from legacy_mllib_tracking import _connect, autolog
 from legacy_mllib_tracking._connect import CONF_LOG_MODEL_ALLOWLIST_FILE
-from legacy_mllib_tracking.errors import TrackingWarning
+from legacy_mllib_tracking.errors import TrackingNotice, TrackingWarning
 
 LR_MODEL = "pyspark.ml.classification.LogisticRegressionModel"
 
@@ -70,16 +69,18 @@ def test_custom_allowlist_file_is_read_through_spark_conf(tmp_path: Path) -> Non
     assert _connect.log_model_allowlist(session) == ["pyspark.ml.regression.LinearRegressionModel"]
 
 
-def test_unreadable_custom_allowlist_falls_back_to_the_packaged_one(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A custom allowlist file that cannot be read gives mlflow's packaged list and a log line."""
+def test_unreadable_custom_allowlist_falls_back_to_the_packaged_one(tmp_path: Path) -> None:
+    """A custom allowlist file that cannot be read gives mlflow's packaged list and a notice."""
     missing = tmp_path / "absent.txt"
     session = SparkSession({CONF_LOG_MODEL_ALLOWLIST_FILE: str(missing)})
-    with caplog.at_level(logging.WARNING, logger="legacy_mllib_tracking._connect"):
+    with pytest.warns(TrackingNotice) as caught:
         allowlist = _connect.log_model_allowlist(session)
     assert LR_MODEL in allowlist
-    assert str(missing) in caplog.text
+    assert [type(w.message) for w in caught] == [TrackingNotice]
+    message = str(caught[0].message)
+    assert f"{CONF_LOG_MODEL_ALLOWLIST_FILE}={str(missing)!r}" in message
+    assert "mlflow's packaged model allowlist" in message
+    assert not issubclass(TrackingNotice, TrackingWarning)
 
 
 def test_refused_conf_counts_as_unset() -> None:
@@ -106,7 +107,7 @@ def test_connect_client_without_jvm_gets_allowlist_and_no_models_with_one_warnin
     supplied, caught = _options(monkeypatch, {"exclusive": False}, jvm=False)
     assert LR_MODEL in supplied["log_model_allowlist"]
     assert supplied["log_models"] is False
-    assert [type(w.message) for w in caught] == [TrackingWarning]
+    assert [type(w.message) for w in caught] == [TrackingNotice]
     assert "models are not logged on this Spark Connect session" in str(caught[0].message)
 
 

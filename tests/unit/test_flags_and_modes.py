@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import pytest
@@ -19,8 +20,10 @@ from legacy_mllib_tracking.errors import (
     NotATuningEstimator,
     NotebookReadError,
     RewriteError,
+    RoutingAdvice,
     RunNotFound,
     RuntimeVersionWarning,
+    TrackingNotice,
     TrackingWarning,
 )
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
@@ -225,12 +228,14 @@ def test_each_error_is_the_builtin_it_refines(
     ("category", "bases"),
     [
         pytest.param(TrackingWarning, (UserWarning,), id="TrackingWarning"),
+        pytest.param(TrackingNotice, (UserWarning,), id="TrackingNotice"),
+        pytest.param(RoutingAdvice, (UserWarning,), id="RoutingAdvice"),
         pytest.param(
             LegacyTrackingDeprecationWarning,
-            (TrackingWarning, FutureWarning),
+            (RoutingAdvice, FutureWarning),
             id="LegacyTrackingDeprecationWarning",
         ),
-        pytest.param(RuntimeVersionWarning, (TrackingWarning,), id="RuntimeVersionWarning"),
+        pytest.param(RuntimeVersionWarning, (RoutingAdvice,), id="RuntimeVersionWarning"),
     ],
 )
 def test_each_warning_has_its_own_filterable_category(
@@ -240,6 +245,38 @@ def test_each_warning_has_its_own_filterable_category(
     for base in bases:
         assert issubclass(category, base)
     assert not issubclass(category, LegacyTrackingError)
+
+
+@pytest.mark.parametrize(
+    "category",
+    [TrackingNotice, RoutingAdvice, LegacyTrackingDeprecationWarning, RuntimeVersionWarning],
+)
+def test_notices_and_advice_are_not_tracking_warnings(category: type[Warning]) -> None:
+    """Only lost data is a TrackingWarning: ignoring notices and advice never hides it."""
+    assert not issubclass(category, TrackingWarning)
+    assert not issubclass(TrackingWarning, category)
+
+
+@pytest.mark.parametrize(
+    ("module", "fails"),
+    [
+        pytest.param("legacy_mllib_tracking._compat", True, id="this-library"),
+        pytest.param("tests.integration.helpers", True, id="its-tests"),
+        pytest.param("mlflow.store.tracking.sqlalchemy_store", False, id="mlflow"),
+        pytest.param("pyspark.sql.pandas.conversion", False, id="pyspark"),
+    ],
+)
+@pytest.mark.parametrize("category", [DeprecationWarning, PendingDeprecationWarning])
+def test_suite_fails_on_this_librarys_deprecations_only(
+    module: str, fails: bool, category: type[Warning]
+) -> None:
+    """pyproject's filterwarnings: a deprecation attributed to us or our tests is an error."""
+    with warnings.catch_warnings():  # the filters pytest set for this test, restored after
+        if fails:
+            with pytest.raises(category, match="old API"):
+                warnings.warn_explicit("old API", category, "x.py", 1, module=module)
+        else:
+            warnings.warn_explicit("old API", category, "x.py", 1, module=module)
 
 
 def test_library_errors_are_caught_as_value_error() -> None:

@@ -11,6 +11,7 @@ import pytest
 from legacy_mllib_tracking.errors import (
     InvalidRuntimeVersion,
     LegacyTrackingDeprecationWarning,
+    RoutingAdvice,
     TrackingWarning,
 )
 from legacy_mllib_tracking.keys import CONF_AUTOLOG, CONF_TRACK
@@ -22,7 +23,7 @@ from .fresh import run_python
 CONF = FlagSource.CONF
 DEFAULT = FlagSource.DEFAULT
 DEPRECATED = LegacyTrackingDeprecationWarning
-BOTH_ON = TrackingWarning
+BOTH_ON = RoutingAdvice
 
 
 def _categories(decision: Decision) -> list[type[Warning]]:
@@ -181,7 +182,8 @@ def test_both_flags_on_warns_that_legacy_needs_autologging_off() -> None:
     """With track and autolog both true the warning names autologging.enabled=false."""
     decision = decide("10.4 LTS ML", track="true", autolog="true")
     [(category, message)] = decision.warnings
-    assert category is TrackingWarning
+    assert category is RoutingAdvice
+    assert not issubclass(category, TrackingWarning), "advice is not data loss"
     assert f"{CONF_AUTOLOG}=false" in message
     assert CONF_TRACK in message
 
