@@ -38,6 +38,7 @@ MODELS = ("model", "best_model")
 @pytest.fixture
 def captures(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every launch of mlflow's module-capture process, recorded by a pass-through spy."""
+    from mlflow import environment_variables
     from mlflow.utils import requirements_utils
 
     launched: list[str] = []
@@ -49,6 +50,11 @@ def captures(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         return original(cmd, *args, **kwargs)
 
     monkeypatch.setattr(requirements_utils, "_run_command", _run_command)
+    # mlflow kills a capture after MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT (default 120 s) and logs
+    # its fallback; on a loaded 2-core machine one capture can take longer. The default (not the
+    # variable, which would lift this library's own limit as a user's setting) is raised here.
+    setting = environment_variables.MLFLOW_REQUIREMENTS_INFERENCE_TIMEOUT
+    monkeypatch.setattr(setting, "default", 900)
     yield launched
     _requirements.wait_for_background(300)  # nothing of this test runs on into the next
 
