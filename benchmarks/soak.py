@@ -339,7 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         + f" ({sum(faults.values())} in all)",
         f"fits failed: {len(failed)}; fits with a TrackingWarning: "
         f"{sum(bool(f.warnings) for f in fits)}",
-        f"spool files: {len(spooled)}, replayed {len(results) - len(kept)}, kept {len(kept)}",
+        f"spool files: {len(spooled)}, replayed {len(results) - len(kept)}, kept {len(kept)}; "
+        f"parent params replay had to suffix (a value differing from the logged one): "
+        f"{sum(len(r.params_suffixed) for r in results)}",
         f"trees complete: {check.complete}/{len(fits)}; duplicate children: {check.duplicates}; "
         f"runs outside any tree (parents created before a failed answer): {check.orphans}",
         f"fit time: untracked median {untracked:.1f} s; tracked median "
