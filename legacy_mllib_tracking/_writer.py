@@ -125,18 +125,13 @@ class FitContext:
     def fit_number(self) -> int:
         """1 for the first tuning fit logged into the parent, 2 for the second, and so on.
 
-        Counted from the parent's tags when the fit started: each earlier fit left one
-        ``estimator_name`` tag (also a fit logged by plain autolog) and one mode tag, the first
-        bare, each later one suffixed ``_<uuid>``.
+        Counted from the parent's tags when the fit started: each earlier fit this library
+        logged left one mode tag, the first bare, each later one suffixed ``_<uuid>``. Not from
+        ``estimator_name``: autolog also writes it for an autologged ``Pipeline`` that holds the
+        tuner (mlflow 2.x, 3.17), which is no earlier tuning fit.
         """
-
-        def count(key: str) -> int:
-            return sum(
-                1 for tag in self.taken_tags
-                if tag == key or ((m := _SUFFIXED.match(tag)) is not None and m["name"] == key)
-            )
-
-        return 1 + max(count(TAG_ESTIMATOR_NAME), count(TAG_MODE))
+        earlier = [_SUFFIXED.sub(r"\g<name>", tag) for tag in self.taken_tags]
+        return 1 + earlier.count(TAG_MODE)
 
     def child_run_name(self, name: str) -> str:
         """Return a child's run name: ``name`` (``maxDepth=5,maxBins=8``) for the first fit into

@@ -556,3 +556,21 @@ def test_a_create_landing_after_the_deadline_defers_to_a_replayed_copy(
     assert client.get_run(late).info.lifecycle_stage == "deleted"
     assert client.get_run(replayed).info.lifecycle_stage == "active"
     assert ctx.logged_children == set() and server.count(LOG_BATCH) == 0
+
+
+def test_fit_number_counts_only_the_tuning_fits_this_library_logged() -> None:
+    """Children of the n-th fit into one run are named "fit n: ..." (the first fit's plainly); the
+    estimator_name tag autolog writes for an autologged Pipeline holding the tuner is no fit."""
+    uuid = "ab" * 16
+    fits = [
+        (frozenset(), 1),
+        (frozenset({"estimator_name", "estimator_class", "mlflow.runName"}), 1),
+        (frozenset({"legacy_mllib_tracking.mode", "estimator_name"}), 2),
+        (frozenset({"legacy_mllib_tracking.mode", f"legacy_mllib_tracking.mode_{uuid}"}), 3),
+    ]
+    for tags, number in fits:
+        ctx = FitContext(client=None, parent_run_id="p", experiment_id="0", mode="legacy",
+                         taken_tags=tags)
+        assert ctx.fit_number == number, tags
+        expected = "maxDepth=5" if number == 1 else f"fit {number}: maxDepth=5"
+        assert ctx.child_run_name("maxDepth=5") == expected
