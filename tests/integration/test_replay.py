@@ -22,8 +22,6 @@ from legacy_mllib_tracking import TrackingWarning, configure
 from legacy_mllib_tracking.cli import main
 from legacy_mllib_tracking.keys import (
     TAG_CHILD_KEY,
-    TAG_FIT_ID,
-    TAG_MAP_INDEX,
     TAG_PARENT_RUN_ID,
 )
 
@@ -72,7 +70,7 @@ def _spool(
                 "params": {"regParam": str(i)},
                 "metrics": {"avg_areaUnderROC": 0.5 + i / 10},
                 "tags": {
-                    TAG_MAP_INDEX: str(i), TAG_FIT_ID: fit_id, TAG_CHILD_KEY: f"{fit_id}:{i}",
+                    TAG_CHILD_KEY: f"{fit_id}:{i}",
                 },
             }
             for i in range(children)
@@ -90,7 +88,7 @@ def _tree(uri: str, fit_id: str) -> tuple[Any, list[Any]]:
     """Return (parent run, child runs) of the fit ``fit_id`` in the store at ``uri``."""
     client = MlflowClient(tracking_uri=uri)
     experiments = [e.experiment_id for e in client.search_experiments()]
-    children = client.search_runs(experiments, f"tags.`{TAG_FIT_ID}` = '{fit_id}'")
+    children = client.search_runs(experiments, f"tags.`{TAG_CHILD_KEY}` LIKE '{fit_id}:%'")
     parents = {c.data.tags[TAG_PARENT_RUN_ID] for c in children}
     assert len(parents) == 1, parents
     return client.get_run(parents.pop()), children
@@ -116,7 +114,7 @@ def test_replay_logs_into_the_store_the_file_records_not_the_environments(
     assert parent.info.experiment_id == experiment and len(children) == 3
     env_client = MlflowClient(tracking_uri=tracking_uri)
     ids = [e.experiment_id for e in env_client.search_experiments()]
-    assert not env_client.search_runs(ids, f"tags.`{TAG_FIT_ID}` = '{fit_id}'")
+    assert not env_client.search_runs(ids, f"tags.`{TAG_CHILD_KEY}` LIKE '{fit_id}:%'")
     assert not list(folder.glob("*.json")) and len(list((folder / "replayed").glob("*"))) == 1
 
 
@@ -373,7 +371,7 @@ def small_tree(experiment: str) -> tuple[str, str]:
 
     client.log_batch(parent, params=[Param(f"p{i}", "x" * 5000) for i in range(100)])
     child = client.create_run(
-        experiment, tags={TAG_PARENT_RUN_ID: parent, TAG_MAP_INDEX: "0"}
+        experiment, tags={TAG_PARENT_RUN_ID: parent, TAG_CHILD_KEY: f"{uuid.uuid4().hex}:0"}
     ).info.run_id
     client.set_terminated(child)
     client.set_terminated(parent)
