@@ -306,18 +306,48 @@ def _end(
             finished = run_with_deadline(
                 work, settings.tracking_timeout if wait is None else wait
             )
-        except Exception as error:  # the store refused the end: never into the fit
+        except Exception as error:  # the store refused or dropped the end
             ctx.fail(f"the end of run {run_id} (status {status})", error)
-            finished = True
+            finished = True  # recorded above
+            _spool_end(ctx, status)
+        else:
+            if not finished:
+                ctx.failures.append(f"the end of run {run_id} (status {status})")
+                _spool_end(ctx, status)
         _compat_pop_active_run(mlflow, run_id)
-        if not finished:
-            ctx.failures.append(f"the end of run {run_id} (status {status})")
         return
     try:
         mlflow.end_run(status=status)
     except Exception as error:
         if ctx is not None:
             ctx.fail(f"the end of the run this library started (status {status})", error)
+            _compat_pop_active_run(mlflow, ctx.parent_run_id)
+            _spool_end(ctx, status)
+
+
+def _spool_end(ctx: _writer.FitContext, status: str) -> None:
+    """Spool the end of a run this library started that did not reach the store (the layout was
+    logged or spooled already): ``replay`` ends the run with ``status`` if it is still RUNNING.
+
+    Not when this fit's layout was spooled: that file already asks replay to end the run (and a
+    second file of the same fit in the same second would take its name)."""
+    if any(f.endswith("(legacy-mllib-tracking replay)") for f in ctx.failures):
+        return
+    try:
+        write_spool({
+            "fit_id": ctx.fit_id,
+            "reason": f"the end of run {ctx.parent_run_id} did not reach the store",
+            "tracking_uri": redact(_compat.tracking_uri_of(ctx.client)),
+            "parent_run_id": ctx.parent_run_id,
+            "experiment_id": ctx.experiment_id,
+            "mode": ctx.mode,
+            "start_ms": ctx.start_ms,
+            "parent": {},
+            "children": [],
+            SPOOL_END_PARENT: status,
+        })
+    except Exception as error:
+        ctx.fail("the spool file of the run's end", error)
 
 
 def _end_wait(logging_from: float | None) -> float | None:
