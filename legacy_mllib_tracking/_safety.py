@@ -254,9 +254,25 @@ def write_spool(record: dict[str, Any], directory: Path | None = None) -> Path:
     folder = directory or default_spool_dir()
     folder.mkdir(parents=True, exist_ok=True)
     record = {"version": SPOOL_VERSION, "written_at": time.time(), **record}
-    name = f"{time.strftime('%Y%m%dT%H%M%S')}-{record['fit_id']}.json"
-    path = folder / name
-    temp = path.with_suffix(".tmp")
-    temp.write_text(redact(json.dumps(record, indent=2, sort_keys=True, default=str)))
-    os.replace(temp, path)
-    return path
+    stem = f"{time.strftime('%Y%m%dT%H%M%S')}-{record['fit_id']}"
+    text = redact(json.dumps(record, indent=2, sort_keys=True, default=str))
+    temp = folder / f"{stem}.{os.getpid()}.{threading.get_ident()}.tmp"
+    temp.write_text(text)
+    # A second file of one fit in the same second (its layout, then its run's end) gets its
+    # own name: os.link never replaces an existing file, so nothing spooled is overwritten.
+    for number in range(1, 1000):
+        path = folder / (f"{stem}.json" if number == 1 else f"{stem}-{number}.json")
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            continue
+        except OSError:  # a filesystem without hard links: fall back to an exclusive create
+            try:
+                with open(path, "x", encoding="utf-8") as handle:
+                    handle.write(text)
+            except FileExistsError:
+                continue
+        temp.unlink(missing_ok=True)
+        return path
+    temp.unlink(missing_ok=True)
+    raise FileExistsError(f"no free spool file name for {stem!r} in {str(folder)!r}")

@@ -325,19 +325,23 @@ def _end(
             _spool_end(ctx, status)
 
 
+#: How a fit's failure list says its layout went to the spool (that file also ends the run).
+_LAYOUT_SPOOLED = "the unlogged part is saved to"
+
+
 def _spool_end(ctx: _writer.FitContext, status: str) -> None:
     """Spool the end of a run this library started that did not reach the store (the layout was
     logged or spooled already): ``replay`` ends the run with ``status`` if it is still RUNNING.
 
     Not when this fit's layout was spooled: that file already asks replay to end the run (and a
     second file of the same fit in the same second would take its name)."""
-    if any(f.endswith("(legacy-mllib-tracking replay)") for f in ctx.failures):
+    if any(f.startswith(_LAYOUT_SPOOLED) for f in ctx.failures):
         return
     try:
         write_spool({
             "fit_id": ctx.fit_id,
             "reason": f"the end of run {ctx.parent_run_id} did not reach the store",
-            "tracking_uri": redact(_compat.tracking_uri_of(ctx.client)),
+            "tracking_uri": recorded_uri(_compat.tracking_uri_of(ctx.client)),
             "parent_run_id": ctx.parent_run_id,
             "experiment_id": ctx.experiment_id,
             "mode": ctx.mode,
@@ -380,11 +384,13 @@ def _spool_stopped_autolog(
     ctx.failures.append(redact(f"{budget.stopped}; autolog stopped for the rest of the fit"))
     try:
         fit = describe_fit(tuner, model)
-        record = spool_record(ctx, fit, tracking_uri=redact(uri), reason=str(budget.stopped))
+        record = spool_record(
+            ctx, fit, tracking_uri=recorded_uri(uri), reason=redact(str(budget.stopped))
+        )
         if managed:
             record[SPOOL_END_PARENT] = "FINISHED"
         path = write_spool(record)
-        ctx.failures.append(f"the unlogged part is saved to {path} (legacy-mllib-tracking replay)")
+        ctx.failures.append(f"{_LAYOUT_SPOOLED} {path}; {_replay_hint(path, uri)}")
     except Exception as error:
         ctx.fail("the spool file of the unlogged part", error)
 
@@ -431,7 +437,7 @@ def _log_legacy(
         if managed:  # the end of the run may not reach the store either: replay ends it
             record[SPOOL_END_PARENT] = "FINISHED"
         path = write_spool(record)
-        ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
+        ctx.failures.append(f"{_LAYOUT_SPOOLED} {path}; {_replay_hint(path, uri)}")
     except Exception as error:
         ctx.fail("the spool file of the unlogged part", error)
 

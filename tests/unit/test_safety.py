@@ -183,3 +183,13 @@ def test_redaction_patterns_are_compiled_on_first_use(tmp_path: Path) -> None:
     result = run_python("-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "2"]
+
+
+def test_two_spool_files_of_one_fit_in_one_second_are_both_kept(tmp_path: Path) -> None:
+    """A fit's layout and its run's end, spooled in the same second, land in two files."""
+    first = write_spool({"fit_id": "f" * 32, "children": [{"index": 0}]}, tmp_path)
+    second = write_spool({"fit_id": "f" * 32, "children": [], "end_parent": "FINISHED"}, tmp_path)
+    assert first != second
+    assert json.loads(first.read_text())["children"] == [{"index": 0}]
+    assert json.loads(second.read_text())["end_parent"] == "FINISHED"
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json"]
