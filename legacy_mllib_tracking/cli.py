@@ -125,6 +125,10 @@ def _explain(args: argparse.Namespace) -> int:
     from legacy_mllib_tracking.routing import decide
 
     conf = _parse_conf(args.conf)
+    if args.runtime is not None:  # named as the user wrote it: --runtime, not the API argument
+        from legacy_mllib_tracking.runtime import parse_runtime_version
+
+        parse_runtime_version(args.runtime, source="--runtime")
     inputs = read_inputs(_ConfSession(conf), runtime_version=args.runtime)
     decision = decide(
         inputs.runtime,

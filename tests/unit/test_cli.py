@@ -342,6 +342,7 @@ CLI_ERRORS = [
     pytest.param(["scan"], "PATH", id="scan-without-path"),
     pytest.param(["migrate"], "PATH", id="migrate-without-path"),
     pytest.param(["scan", ".", "--target", "banana"], "'banana'", id="scan-bad-target"),
+    pytest.param(["explain", "--runtime", "banana"], "--runtime: ", id="explain-bad-runtime"),
 ]
 
 
