@@ -351,7 +351,8 @@ def _tuning_fit(
             "under a run started in an earlier cell"
         )
         lost.append(f"{FACTS['exclusive']}, and this fit runs {where}")
-    if details["via"] == "pipeline":
+    # (a fit that logs nothing at all: how autolog would name its params does not matter)
+    elif details["via"] == "pipeline":
         lost.append(f"autolog logs the Pipeline fit, but {FACTS['pipeline_stage']}")
     elif details["estimator"] == "Pipeline":
         renamed = [p["autolog"] for p in details["params"] if p["autolog"] != p["legacy"]]

@@ -52,6 +52,8 @@ NOTEBOOKS = {
         "%md\nparams.maxDepth",
         "# mlflow.autolog()\nmlflow.search_runs(filter_string=\"params.maxDepth = '5'\")",
     ],
+    "pipeline-tuned-with": [IMPORTS, PIPELINE_TUNED,
+                            "with mlflow.start_run():\n    model = cv.fit(train)"],
     "configured": [IMPORTS, CONFIGURE, TUNER,
                    "with mlflow.start_run():\n    model = cv.fit(train)"],
     "configured-legacy": [IMPORTS, "import legacy_mllib_tracking as lmt", TUNER,
@@ -135,6 +137,14 @@ def test_fit_inside_a_run_on_new_ml_runtime_says_exclusive_autologging(tmp_path:
     assert "logs no params and no child runs" in message
     assert "with it: configure(spark) routes AUTOLOG" in message
     assert "params.regParam" in message and "metrics.avg_areaUnderROC" in message
+
+
+def test_a_fit_that_logs_nothing_is_not_also_said_to_be_logged(tmp_path: Path) -> None:
+    """A Pipeline-tuned fit inside a run on a new ML runtime logs nothing: the message says so
+    and does not go on about how autolog would name its params."""
+    message = message_of(report_for(tmp_path, "pipeline-tuned-with", "15.4 ML"), "tuning_fit")
+    assert "logs no params and no child runs" in message
+    assert "autolog logs it" not in message and "DecisionTreeClassifier.maxBins" not in message
 
 
 def test_pipeline_messages_name_the_prefixed_params_and_missing_children(tmp_path: Path) -> None:
