@@ -142,10 +142,10 @@ def _dismiss(page: Any) -> None:
 def runs_table(page: Any, url: str, experiment_id: str, out: Path) -> None:
     """The runs table, every parent expanded, showing :data:`COLUMNS`."""
     page.goto(f"{url}/#/experiments/{experiment_id}/runs?workflowType=machine_learning")
-    page.get_by_role("button", name="Columns").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Columns", exact=True).wait_for(timeout=60_000)
     page.wait_for_timeout(1500)
     _dismiss(page)
-    page.get_by_role("button", name="Columns").click()
+    page.get_by_role("button", name="Columns", exact=True).click()
     search = page.get_by_placeholder("Search columns")
     wanted = {name: False for name in ("Dataset", "Source", "Models")}  # shown by default
     wanted.update(dict.fromkeys(COLUMNS, True))
