@@ -220,6 +220,7 @@ def test_server_killed_mid_logging_then_restarted(
         server.stop()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", ["killed", "hung"])
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_server_dies_or_hangs_mid_fit_costs_at_most_the_timeout(

@@ -27,7 +27,8 @@ from legacy_mllib_tracking import TrackingWarning, _requirements
 from .builders import tuner
 from .model_stages import ENV_LOAD_DELAY, CopyColumn
 
-pytestmark = pytest.mark.spark_mode("local")
+# slow: each model log starts mlflow's requirement-inference subprocess (a second Spark)
+pytestmark = [pytest.mark.spark_mode("local"), pytest.mark.slow]
 
 ENV_FILES = ("requirements.txt", "conda.yaml", "python_env.yaml")
 #: MLmodel fields that differ between two plain autolog logs of the same fit.
