@@ -227,18 +227,9 @@ def configure(
             f"configure(spark) expects a SparkSession (classic or Spark Connect) or None, "
             f"got {spark!r} of type {type(spark).__name__}"
         )
-    if tracking_timeout is not None and (
-        isinstance(tracking_timeout, bool)
-        or not isinstance(tracking_timeout, (int, float))
-        or not 0 < tracking_timeout <= MAX_TRACKING_TIMEOUT  # also False for NaN
-    ):
-        raise InvalidOption(
-            f"configure(tracking_timeout=...) must be a number of seconds greater than 0 and at "
-            f"most {MAX_TRACKING_TIMEOUT:g} (one day), or None to wait for MLflow however long "
-            f"it takes, got {tracking_timeout!r}"
-        )
+    _check_seconds("tracking_timeout", tracking_timeout, "to wait for MLflow however long it takes")
     _writer.child_threads_override()  # read again per fit; a bad value is an error here
-    _check_model_env_timeout(model_env_timeout)
+    _check_seconds("model_env_timeout", model_env_timeout, "to wait as long as mlflow does")
 
     options = autolog.validate_options(autolog_options)
     inputs = read_inputs(spark, runtime_version=runtime_version)
@@ -293,16 +284,16 @@ def _apply(decision: Decision, options: dict[str, Any], spark: Any = None) -> No
     _state.decision = decision
 
 
-def _check_model_env_timeout(value: Any) -> None:
+def _check_seconds(option: str, value: Any, none_means: str) -> None:
+    """Raise ``InvalidOption`` unless ``value`` is None or seconds in (0, one day]."""
     if value is not None and (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not 0 < value <= MAX_TRACKING_TIMEOUT  # also False for NaN
     ):
         raise InvalidOption(
-            f"configure(model_env_timeout=...) must be a number of seconds greater than 0 and "
-            f"at most {MAX_TRACKING_TIMEOUT:g} (one day), or None to wait as long as mlflow "
-            f"does, got {value!r}"
+            f"configure({option}=...) must be a number of seconds greater than 0 and at most "
+            f"{MAX_TRACKING_TIMEOUT:g} (one day), or None {none_means}, got {value!r}"
         )
 
 
