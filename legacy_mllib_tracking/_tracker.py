@@ -325,17 +325,13 @@ def _end(
             _spool_end(ctx, status)
 
 
-#: How a fit's failure list says its layout went to the spool (that file also ends the run).
-_LAYOUT_SPOOLED = "the unlogged part is saved to"
-
-
 def _spool_end(ctx: _writer.FitContext, status: str) -> None:
     """Spool the end of a run this library started that did not reach the store (the layout was
     logged or spooled already): ``replay`` ends the run with ``status`` if it is still RUNNING.
 
     Not when this fit's layout was spooled: that file already asks replay to end the run (and a
     second file of the same fit in the same second would take its name)."""
-    if any(f.startswith(_LAYOUT_SPOOLED) for f in ctx.failures):
+    if ctx.spool_path is not None:
         return
     try:
         write_spool({
@@ -390,7 +386,8 @@ def _spool_stopped_autolog(
         if managed:
             record[SPOOL_END_PARENT] = "FINISHED"
         path = write_spool(record)
-        ctx.failures.append(f"{_LAYOUT_SPOOLED} {path}; {_replay_hint(path, uri)}")
+        ctx.spool_path = path
+        ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
     except Exception as error:
         ctx.fail("the spool file of the unlogged part", error)
 
@@ -437,7 +434,8 @@ def _log_legacy(
         if managed:  # the end of the run may not reach the store either: replay ends it
             record[SPOOL_END_PARENT] = "FINISHED"
         path = write_spool(record)
-        ctx.failures.append(f"{_LAYOUT_SPOOLED} {path}; {_replay_hint(path, uri)}")
+        ctx.spool_path = path
+        ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
     except Exception as error:
         ctx.fail("the spool file of the unlogged part", error)
 

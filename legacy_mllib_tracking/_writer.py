@@ -21,6 +21,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from legacy_mllib_tracking import _compat
@@ -112,6 +113,8 @@ class FitContext:
     child_tags: Mapping[str, str] = field(default_factory=dict)
     parent_logged: bool = False
     timed_out: bool = False
+    #: The spool file holding this fit's unlogged layout, once written (it also ends the run).
+    spool_path: Path | None = None
     logged_children: set[int] = field(default_factory=set)
     child_runs: dict[int, str] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
