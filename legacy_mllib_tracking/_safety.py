@@ -188,9 +188,17 @@ def store_missing(uri: str) -> str | None:
     folder), or ``None``: for commands that only read or complete a store and must not create
     one (mlflow creates both on first use)."""
     path = _local_store_path(uri)
-    if path is None or path.exists():
+    if path is None:
         return None
-    kind = "sqlite file" if uri.lower().startswith("sqlite") else "file store folder"
+    sqlite = uri.lower().startswith("sqlite")
+    if sqlite and path.is_dir():  # a typo that dropped the file name: sqlite would retry ~100 s
+        return (
+            f"tracking store {redact(uri)!r} names a folder, not a sqlite file "
+            f"({str(path)!r}); pass the store's URI, e.g. sqlite:///{path / 'mlflow.db'}"
+        )
+    if path.exists():
+        return None
+    kind = "sqlite file" if sqlite else "file store folder"
     return (
         f"tracking store {redact(uri)!r} does not exist (no {kind} {str(path)!r}); "
         "not creating one: pass the store's URI with --tracking-uri or MLFLOW_TRACKING_URI"

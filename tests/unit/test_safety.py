@@ -193,3 +193,9 @@ def test_two_spool_files_of_one_fit_in_one_second_are_both_kept(tmp_path: Path) 
     assert json.loads(first.read_text())["children"] == [{"index": 0}]
     assert json.loads(second.read_text())["end_parent"] == "FINISHED"
     assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json"]
+
+
+def test_store_missing_refuses_a_sqlite_uri_that_names_a_folder(tmp_path: Path) -> None:
+    """sqlite:///<a folder> (a typo that dropped the file name) is refused at once, naming it."""
+    why = store_missing(f"sqlite:///{tmp_path}")
+    assert why is not None and "names a folder" in why and str(tmp_path) in why
