@@ -376,6 +376,9 @@ def _replay(args: argparse.Namespace) -> int:
         raise _UsageError(str(error)) from None
     ignored = [r for r in results if r.ignored]
     results = [r for r in results if not r.ignored]
+    if ignored and args.path is not None and Path(args.path).is_file():
+        # named on its own (not found in a folder): a damaged spool file is no success
+        raise _UsageError(f"{args.path!r} was left alone: {ignored[0].ignored}")
     if ignored:
         names = ", ".join(r.path.name for r in ignored[:3]) + (", ..." if len(ignored) > 3 else "")
         print(f"left alone {len(ignored)} file(s) that are not spool files: {names}")

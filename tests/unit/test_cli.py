@@ -540,3 +540,17 @@ def test_the_demos_ui_command_runs_as_printed(tmp_path: Path) -> None:
     assert "127.0.0.1" in done.stdout
     elsewhere = ui_command("sqlite:////elsewhere/my store.db", tmp_path)
     assert elsewhere.endswith(" ui --tracking-uri 'sqlite:////elsewhere/my store.db'")
+
+
+@pytest.mark.parametrize("text", ['{"hello": 1}', "{not json", "#!/bin/sh\necho hi\n"])
+def test_replay_of_a_named_file_that_is_no_spool_file_exits_2(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file named on its own that is no spool file (damaged, or another file) is an error,
+    not "nothing to replay"; the file is left as it was."""
+    path = tmp_path / "fit.json"
+    path.write_text(text)
+    assert main(["replay", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "not a spool file" in err and str(path) in err
+    assert path.read_text() == text
