@@ -39,14 +39,18 @@ def store_problem(tracking_uri: str) -> str | None:
             f"tracking URI {tracking_uri!r} is a tracking server, which serves its own UI; "
             "accepted: a local store such as sqlite:///mlflow.db"
         )
-    if parsed.scheme == "sqlite":
-        prefix = "sqlite:///"
-        path = Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
-        if path is None or not path.is_file():
-            return (
-                f"no MLflow store at {tracking_uri!r} (no such file); run the demo first "
-                "(./dev demo) or pass --tracking-uri sqlite:///PATH/TO/mlflow.db"
-            )
+    if parsed.scheme != "sqlite":  # mlflow 3 refuses file stores; other schemes are no store
+        return (
+            f"tracking URI {tracking_uri!r} is not a sqlite store; accepted: a local store such "
+            "as sqlite:///mlflow.db"
+        )
+    prefix = "sqlite:///"
+    path = Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
+    if path is None or not path.is_file():
+        return (
+            f"no MLflow store at {tracking_uri!r} (no such file); run the demo first "
+            "(./dev demo) or pass --tracking-uri sqlite:///PATH/TO/mlflow.db"
+        )
     return None
 
 

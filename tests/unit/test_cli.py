@@ -491,6 +491,9 @@ def test_render_tree_shows_tuned_params_in_the_grids_order() -> None:
         pytest.param(["--tracking-uri", "http://127.0.0.1:5000"], "serves its own UI",
                      id="a-server"),
         pytest.param([], "no MLflow store at 'sqlite:///", id="no-demo-store-here"),
+        pytest.param(["--tracking-uri", "foo://bar"], "is not a sqlite store", id="foo-scheme"),
+        pytest.param(["--tracking-uri", "file:///tmp/nope/mlruns"], "is not a sqlite store",
+                     id="file-store"),
     ],
 )
 def test_ui_bad_store_exits_2_with_one_line(
