@@ -221,6 +221,8 @@ class MigrationTally:
         self.counts["files"] += 1
         self.counts["changed_files"] += file.changed
         self.counts["errors"] += file.error is not None
+        if file.error is not None:  # nothing of it was written: its notebooks did not change
+            return
         for notebook in file.notebooks:
             self.counts[notebook.outcome.value] += 1
 

@@ -434,3 +434,21 @@ def test_script_whose_fit_is_in_a_helper_function_scans_ok_after_migrate(tmp_pat
     [fit] = [f for f in report.findings if f.kind == "tuning_fit"]
     assert fit.details["in_function"] is True
     assert "covers this fit" in fit.message
+
+
+def test_summary_counts_only_what_was_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A notebook whose file could not be written is not counted as changed in the summary."""
+    locked = tmp_path / "a_locked.py"
+    locked.write_bytes(SOURCE)
+    locked.chmod(0o444)
+    (tmp_path / "c_fine.py").write_bytes(SOURCE)
+    try:
+        assert main(["migrate", "--write", str(tmp_path)]) == 2
+    finally:
+        locked.chmod(0o644)
+    _, err = capsys.readouterr()
+    [summary] = [line for line in err.splitlines() if "file(s) changed" in line]
+    assert summary.startswith("1 file(s) changed; notebooks: 1 changed"), summary
+    assert "1 error(s)" in summary
