@@ -63,19 +63,26 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--rate", type=float, default=0.03, help="share of requests that get a fault (0.03)"
     )
     parser.add_argument(
-        "--restart-every", type=int, default=25,
+        "--restart-every",
+        type=int,
+        default=25,
         help="kill and restart the server during every N-th fit (default 25; 0: never)",
     )
     parser.add_argument(
-        "--tracking-timeout", type=float, default=10.0,
+        "--tracking-timeout",
+        type=float,
+        default=10.0,
         help="configure(tracking_timeout=...) for every fit (default 10 s)",
     )
     parser.add_argument(
-        "--time-limit", type=float, default=3600.0,
+        "--time-limit",
+        type=float,
+        default=3600.0,
         help="seconds of fits after which no new fit starts (default 3600); the run then fails",
     )
     parser.add_argument(
-        "--quick", action="store_true",
+        "--quick",
+        action="store_true",
         help="CI's short run: 6 fits, rate 0.1, one restart, time limit 300 s",
     )
     args = parser.parse_args(argv)
@@ -176,8 +183,14 @@ def _settle(seconds: float) -> None:
         time.sleep(1)
 
 
-def run_fits(args: argparse.Namespace, spark: Any, data: Any, server: MlflowServer,
-             proxy: FaultProxy, started: float) -> tuple[list[Fit], bool]:
+def run_fits(
+    args: argparse.Namespace,
+    spark: Any,
+    data: Any,
+    server: MlflowServer,
+    proxy: FaultProxy,
+    started: float,
+) -> tuple[list[Fit], bool]:
     """Run the fits; return them and whether the time limit stopped the run early."""
     from legacy_mllib_tracking import TrackingWarning, configure
 
@@ -190,7 +203,9 @@ def run_fits(args: argparse.Namespace, spark: Any, data: Any, server: MlflowServ
         mode = "legacy" if number % 2 == 0 else "autolog"
         kind = "cv" if number % 4 < 2 else "tvs"
         configure(
-            spark, mode=mode, autolog_options=LEAN if mode == "autolog" else None,
+            spark,
+            mode=mode,
+            autolog_options=LEAN if mode == "autolog" else None,
             tracking_timeout=args.tracking_timeout,
         )
         restarts = (
@@ -229,19 +244,21 @@ def check_trees(uri: str, experiment_id: str, expected_fits: int) -> Check:
 
     from legacy_mllib_tracking.keys import (
         BEST_PREFIX,
-        TAG_FIT_ID,
-        TAG_MAP_INDEX,
+        TAG_CHILD_KEY,
         TAG_MODE,
         TAG_PARENT_RUN_ID,
     )
-    from legacy_mllib_tracking.layout import search_all_runs
+    from legacy_mllib_tracking.layout import search_all_runs, split_child_key
 
     client = MlflowClient(uri)
     runs = {r.info.run_id: r for r in search_all_runs(client, experiment_id, "")}
     by_fit: dict[str, list[Any]] = {}
+    index_of: dict[str, str | None] = {}  # child run id -> its map index (from its child key)
     for run in runs.values():
-        if TAG_FIT_ID in run.data.tags and TAG_PARENT_RUN_ID in run.data.tags:
-            by_fit.setdefault(run.data.tags[TAG_FIT_ID], []).append(run)
+        fit_id, index = split_child_key(run.data.tags.get(TAG_CHILD_KEY, ""))
+        if fit_id is not None and TAG_PARENT_RUN_ID in run.data.tags:
+            by_fit.setdefault(fit_id, []).append(run)
+            index_of[run.info.run_id] = index
     check = Check(trees=len(by_fit))
     parents = {c.data.tags[TAG_PARENT_RUN_ID] for kids in by_fit.values() for c in kids}
     children = {c.info.run_id for kids in by_fit.values() for c in kids}
@@ -250,7 +267,7 @@ def check_trees(uri: str, experiment_id: str, expected_fits: int) -> Check:
         check.problems.append(f"{expected_fits} fits, but {len(by_fit)} trees on the server")
     for fit_id, kids in sorted(by_fit.items()):
         problems = []
-        indexes = Counter(c.data.tags.get(TAG_MAP_INDEX) for c in kids)
+        indexes = Counter(index_of[c.info.run_id] for c in kids)
         extra = len(kids) - len(indexes)
         check.duplicates += extra
         if extra:
@@ -301,8 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         data = make_data(spark, rows=120, seed=3).cache()
         data.count()
         untracked = _untracked_seconds(spark, data, reps=2 if args.quick else 4)
-        _say(f"untracked fit: median {untracked:.1f} s; set-up took "
-             f"{time.monotonic() - started:.0f} s")
+        _say(
+            f"untracked fit: median {untracked:.1f} s; set-up took "
+            f"{time.monotonic() - started:.0f} s"
+        )
         mlflow.set_tracking_uri(server.uri)
         experiment_id = mlflow.create_experiment(f"soak-{args.seed}-{int(time.time())}")
         with FaultProxy(server.uri, args.rate, args.seed) as proxy:

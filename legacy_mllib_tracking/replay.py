@@ -98,8 +98,10 @@ def _read_record(path: Path) -> dict[str, Any]:
         raise _NotSpool(f"not JSON ({type(error).__name__})") from None
     if not (
         isinstance(record, dict)
-        and isinstance(record.get("fit_id"), str) and record["fit_id"]
-        and isinstance(record.get("version"), int) and not isinstance(record["version"], bool)
+        and isinstance(record.get("fit_id"), str)
+        and record["fit_id"]
+        and isinstance(record.get("version"), int)
+        and not isinstance(record["version"], bool)
     ):
         raise _NotSpool("no spool file version and fit_id")
     if record["version"] not in _READABLE_VERSIONS:
@@ -109,8 +111,7 @@ def _read_record(path: Path) -> dict[str, Any]:
             f"release that wrote it, or a newer one"
         )
     if not (
-        isinstance(record.get("children", []), list)
-        and isinstance(record.get("parent", {}), dict)
+        isinstance(record.get("children", []), list) and isinstance(record.get("parent", {}), dict)
     ):
         raise _NotSpool("its children/parent are not a spool file's")
     return record
@@ -146,7 +147,8 @@ def _existing_children(client: Any, experiment_id: str, parent_id: str) -> dict[
     for key, runs in by_key.items():
         runs.sort(
             key=lambda r: (
-                r.info.status == "FINISHED", len(r.data.params) + len(r.data.metrics),
+                r.info.status == "FINISHED",
+                len(r.data.params) + len(r.data.metrics),
                 -(r.info.start_time or 0),
             ),
             reverse=True,
@@ -170,25 +172,29 @@ def _context(client: Any, record: dict[str, Any], parent_id: str, experiment_id:
     )
 
 
-def _complete_child(
-    ctx: Any, run: Any, child: dict[str, Any], record: dict[str, Any]
-) -> None:
+def _complete_child(ctx: Any, run: Any, child: dict[str, Any], record: dict[str, Any]) -> None:
     """Finish a child that was created before logging failed: add what it lacks, end it."""
     from legacy_mllib_tracking._writer import safe_key, write_batch
 
     params = {
-        k: str(v) for k, v in (child.get("params") or {}).items()
+        k: str(v)
+        for k, v in (child.get("params") or {}).items()
         if safe_key(k)[0] not in run.data.params
     }
     metrics = {
-        k: v for k, v in (child.get("metrics") or {}).items()
+        k: v
+        for k, v in (child.get("metrics") or {}).items()
         if safe_key(k)[0] not in run.data.metrics
     }
     # tags the run lacks (an AUTOLOG fit stopped mid-way: the best child's tag was never set)
     tags = {k: v for k, v in (child.get("tags") or {}).items() if k not in run.data.tags}
     if params or metrics or tags:
         write_batch(
-            ctx, run.info.run_id, params=params, metrics=metrics, tags=tags,
+            ctx,
+            run.info.run_id,
+            params=params,
+            metrics=metrics,
+            tags=tags,
             timestamp_ms=record.get("start_ms") or 0,
         )
     if run.info.status != "FINISHED":
@@ -269,7 +275,11 @@ def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult
     metrics = content.get("metrics") or {}
     if params or tags or metrics:
         write_batch(
-            ctx, parent_id, params=params, tags=tags, metrics=metrics,
+            ctx,
+            parent_id,
+            params=params,
+            tags=tags,
+            metrics=metrics,
             timestamp_ms=record.get("start_ms") or 0,
         )
 
@@ -284,11 +294,14 @@ def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult
         child_tags[TAG_PARENT_RUN_ID] = parent_id
         child_tags[TAG_CHILD_KEY] = key
         run = client.create_run(
-            experiment_id, start_time=record.get("start_ms"), tags=child_tags,
+            experiment_id,
+            start_time=record.get("start_ms"),
+            tags=child_tags,
             run_name=child.get("run_name"),
         )
         write_batch(
-            ctx, run.info.run_id,
+            ctx,
+            run.info.run_id,
             params={k: str(v) for k, v in (child.get("params") or {}).items()},
             metrics=child.get("metrics") or {},
             timestamp_ms=record.get("start_ms") or 0,
@@ -316,8 +329,9 @@ def _end_parent(client: Any, record: dict[str, Any], parent_id: str) -> None:
         _compat.finish_run(client, parent_id, str(status), _now_ms())
 
 
-def replay(path: str | os.PathLike[str] | None = None, *, tracking_uri: str | None = None
-           ) -> list[ReplayResult]:
+def replay(
+    path: str | os.PathLike[str] | None = None, *, tracking_uri: str | None = None
+) -> list[ReplayResult]:
     """Log every spool file under ``path`` (a file or a folder; default: the spool folder).
 
     Args:
@@ -359,22 +373,32 @@ def replay(path: str | os.PathLike[str] | None = None, *, tracking_uri: str | No
             source = "recorded in the file"
         shown = redact(uri)
         if not uri:
-            results.append(ReplayResult(
-                file, error="the file records no tracking URI: pass --tracking-uri",
-            ))
+            results.append(
+                ReplayResult(
+                    file,
+                    error="the file records no tracking URI: pass --tracking-uri",
+                )
+            )
             continue
         if uri not in problems:
             problems[uri] = _store_problem(uri, _PROBE_TIMEOUT)
         if problems[uri] is not None:
-            results.append(ReplayResult(
-                file, error=str(problems[uri]), tracking_uri=shown, uri_source=source,
-            ))
+            results.append(
+                ReplayResult(
+                    file,
+                    error=str(problems[uri]),
+                    tracking_uri=shown,
+                    uri_source=source,
+                )
+            )
             continue
         client = clients.get(uri) or clients.setdefault(uri, MlflowClient(tracking_uri=uri))
         try:
             result = _replay_one(client, file, record)
         except Exception as error:
-            result = ReplayResult(file, error=redact(f"{type(error).__name__}: {error}"))
+            # one line: a store error's text can carry the SQL statement and its parameters
+            first = (str(error).strip().splitlines() or [""])[0][:300]
+            result = ReplayResult(file, error=redact(f"{type(error).__name__}: {first}"))
         else:
             done = file.parent / "replayed"
             done.mkdir(exist_ok=True)
