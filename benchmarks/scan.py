@@ -84,10 +84,10 @@ FITS = [
 
 EXTRA = [
     "%md\n## Results\nCompare `params.maxDepth` and `metrics.avg_areaUnderROC` in the MLflow UI.",
-    'runs = mlflow.search_runs(filter_string="params.maxDepth = \'4\'")\ndisplay(runs)',
+    "runs = mlflow.search_runs(filter_string=\"params.maxDepth = '4'\")\ndisplay(runs)",
     "%scala\nval n = spark.range(10).count()\nprintln(n)",
     "%sql\nSELECT category, count(*) FROM events GROUP BY category",
-    "# spark.conf.set(\"spark.databricks.mlflow.trackMLlib.enabled\", \"true\")\nx = 1",
+    '# spark.conf.set("spark.databricks.mlflow.trackMLlib.enabled", "true")\nx = 1',
     "def summarize(frame):\n    rows = frame.collect()\n    return {r[0]: r[1] for r in rows}\n"
     "summary = summarize(df.groupBy('label').count())",
 ]
@@ -118,13 +118,25 @@ def _source(cells: list[str]) -> str:
 def _model(name: str, cells: list[str], rng: random.Random) -> dict[str, Any]:
     positions = list(range(len(cells)))
     commands = [
-        {"version": "CommandV1", "origId": i, "position": float(p), "command": cell,
-         "subtype": "command", "commandTitle": "", "results": None}
+        {
+            "version": "CommandV1",
+            "origId": i,
+            "position": float(p),
+            "command": cell,
+            "subtype": "command",
+            "commandTitle": "",
+            "results": None,
+        }
         for i, (p, cell) in enumerate(zip(positions, cells, strict=True))
     ]
     rng.shuffle(commands)  # real archives store commands out of order
-    return {"version": "NotebookV1", "origId": rng.randrange(10**9), "name": name,
-            "language": "python", "commands": commands}
+    return {
+        "version": "NotebookV1",
+        "origId": rng.randrange(10**9),
+        "name": name,
+        "language": "python",
+        "commands": commands,
+    }
 
 
 def generate(root: Path, notebooks: int, seed: int = 7) -> dict[str, int]:
@@ -143,10 +155,21 @@ def generate(root: Path, notebooks: int, seed: int = 7) -> dict[str, int]:
             written += 1
         elif roll < 0.65:
             kind = "ipynb"
-            document = {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-                {"cell_type": "markdown" if c.startswith("%md") else "code", "metadata": {},
-                 "source": c.splitlines(keepends=True), "outputs": [], "execution_count": None}
-                for c in cells]}
+            document = {
+                "nbformat": 4,
+                "nbformat_minor": 5,
+                "metadata": {},
+                "cells": [
+                    {
+                        "cell_type": "markdown" if c.startswith("%md") else "code",
+                        "metadata": {},
+                        "source": c.splitlines(keepends=True),
+                        "outputs": [],
+                        "execution_count": None,
+                    }
+                    for c in cells
+                ],
+            }
             (folder / f"nb{written}.ipynb").write_text(json.dumps(document, indent=1))
             written += 1
         elif roll < 0.75 and notebooks - written >= 2:
@@ -207,16 +230,21 @@ def floor(root: Path) -> int:
             continue
         text = path.read_text()
         if suffix == ".ipynb":
-            cells = ["".join(c["source"]) for c in json.loads(text)["cells"]
-                     if c["cell_type"] == "code"]
+            cells = [
+                "".join(c["source"]) for c in json.loads(text)["cells"] if c["cell_type"] == "code"
+            ]
         elif suffix == ".html":
             match = _MODEL.search(text)
             model = json.loads(unquote(base64.b64decode(match.group(1)).decode())) if match else {}
-            cells = [c["command"] for c in sorted(model.get("commands", []),
-                                                  key=lambda c: c["position"])]
+            cells = [
+                c["command"] for c in sorted(model.get("commands", []), key=lambda c: c["position"])
+            ]
         elif text.startswith("# Databricks notebook source"):
-            cells = [c for c in text.split("\n# COMMAND ----------\n")[0:]
-                     if not c.lstrip().startswith("# MAGIC")]
+            cells = [
+                c
+                for c in text.split("\n# COMMAND ----------\n")[0:]
+                if not c.lstrip().startswith("# MAGIC")
+            ]
             cells[0] = cells[0].split("\n", 1)[1]
         else:
             cells = [text]
@@ -255,7 +283,11 @@ def memory(roots: list[Path]) -> dict[str, Any]:
     """Scan ``roots`` in a fresh interpreter; return its RSS before and its peak after."""
     result = subprocess.run(
         [sys.executable, "-c", CHILD, *map(str, roots)],
-        capture_output=True, text=True, env=child_env(), timeout=600, check=True,
+        capture_output=True,
+        text=True,
+        env=child_env(),
+        timeout=600,
+        check=True,
     )
     data: dict[str, Any] = json.loads(result.stdout)
     return data
@@ -277,8 +309,10 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         counts = generate(root, notebooks)
         size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
-        log(f"generated {notebooks} notebooks ({counts}), {size / 2**20:.1f} MiB, "
-            f"in {time.perf_counter() - started:.1f} s")
+        log(
+            f"generated {notebooks} notebooks ({counts}), {size / 2**20:.1f} MiB, "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
         cases = {"floor": floor, "scan": scan_and_render}
         samples: dict[str, list[float]] = {name: [] for name in cases}
         cpu: dict[str, list[float]] = {name: [] for name in cases}
@@ -296,9 +330,11 @@ def main(argv: list[str] | None = None) -> int:
         large = memory([root])
     floor_s = statistics.median(samples["floor"])
     scan_s = statistics.median(samples["scan"])
-    print(f"### Notebook scan ({notebooks} notebooks: "
-          + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
-          + f"; {size / 2**20:.1f} MiB; {reps} reps after 1 warm-up, interleaved)\n")
+    print(
+        f"### Notebook scan ({notebooks} notebooks: "
+        + ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+        + f"; {size / 2**20:.1f} MiB; {reps} reps after 1 warm-up, interleaved)\n"
+    )
     floor_cpu = statistics.median(cpu["floor"])
     print("| case | median s | min s | max s | per notebook ms | vs floor | CPU s | CPU vs floor |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
@@ -306,21 +342,27 @@ def main(argv: list[str] | None = None) -> int:
         values = samples[name]
         median = statistics.median(values)
         cpu_median = statistics.median(cpu[name])
-        print(f"| {name} | {median:.3f} | {min(values):.3f} | {max(values):.3f} | "
-              f"{1000 * median / notebooks:.2f} | {median / floor_s:.2f}x | {cpu_median:.3f} | "
-              f"{cpu_median / floor_cpu:.2f}x |")
+        print(
+            f"| {name} | {median:.3f} | {min(values):.3f} | {max(values):.3f} | "
+            f"{1000 * median / notebooks:.2f} | {median / floor_s:.2f}x | {cpu_median:.3f} | "
+            f"{cpu_median / floor_cpu:.2f}x |"
+        )
     print()
     print("| notebooks | files | RSS before scan MiB | peak RSS MiB |")
     print("| --- | --- | --- | --- |")
     for count, data in ((500, small), (notebooks, large)):
         if data is not None:
-            print(f"| {count} | {data['files']} | {data['before_kib'] / 1024:.1f} | "
-                  f"{data['peak_kib'] / 1024:.1f} |")
+            print(
+                f"| {count} | {data['files']} | {data['before_kib'] / 1024:.1f} | "
+                f"{data['peak_kib'] / 1024:.1f} |"
+            )
     ratio = scan_s / floor_s
     cpu_ratio = statistics.median(cpu["scan"]) / floor_cpu
-    print(f"\nscan / floor = {ratio:.2f} wall, {cpu_ratio:.2f} CPU "
-          f"(target <= 2.00: {'met' if ratio <= 2 else 'missed'}); load average "
-          + " ".join(f"{v:.1f}" for v in os.getloadavg()))
+    print(
+        f"\nscan / floor = {ratio:.2f} wall, {cpu_ratio:.2f} CPU "
+        f"(target <= 2.00: {'met' if ratio <= 2 else 'missed'}); load average "
+        + " ".join(f"{v:.1f}" for v in os.getloadavg())
+    )
     if small is not None:
         growth = large["peak_kib"] / small["peak_kib"]
         print(f"peak RSS {notebooks} / 500 notebooks = {growth:.2f}")

@@ -46,8 +46,13 @@ EXPERIMENT = "legacy-mllib-tracking-demo"
 HOST = "127.0.0.1"
 VIEWPORT = {"width": 1500, "height": 860}
 #: The columns shown in the runs table: the tuned params, the CV metric, the winner on the parent.
-COLUMNS = ("regParam", "elasticNetParam", "avg_areaUnderROC", "best_regParam",
-           "best_elasticNetParam")
+COLUMNS = (
+    "regParam",
+    "elasticNetParam",
+    "avg_areaUnderROC",
+    "best_regParam",
+    "best_elasticNetParam",
+)
 
 
 def _free_port() -> int:
@@ -62,11 +67,29 @@ def mlflow_server(python: str, store: Path, timeout: float) -> Iterator[str]:
     ``timeout`` seconds at the latest."""
     port = _free_port()
     process = subprocess.Popen(
-        [python, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{store}",
-         "--host", HOST, "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "MLFLOW_TRACKING_URI": "", "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
-             "MLFLOW_DISABLE_TELEMETRY": "true"},
+        [
+            python,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{store}",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "MLFLOW_TRACKING_URI": "",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        },
     )
 
     def stop() -> None:
@@ -106,7 +129,8 @@ def _api(url: str, path: str, payload: dict[str, Any] | None = None) -> Any:
         request = urllib.request.Request(url + path)
     else:
         request = urllib.request.Request(
-            url + path, data=json.dumps(payload).encode(),
+            url + path,
+            data=json.dumps(payload).encode(),
             headers={"Content-Type": "application/json"},
         )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -117,9 +141,14 @@ def demo_runs(url: str) -> tuple[str, dict[str, str], dict[str, list[str]]]:
     """The demo experiment's id, its parents (name -> id) and each parent's children's ids."""
     query = urllib.parse.urlencode({"experiment_name": EXPERIMENT})
     experiment = _api(url, f"/api/2.0/mlflow/experiments/get-by-name?{query}")["experiment"]
-    runs = _api(url, "/api/2.0/mlflow/runs/search", {
-        "experiment_ids": [experiment["experiment_id"]], "max_results": 1000,
-    }).get("runs", [])
+    runs = _api(
+        url,
+        "/api/2.0/mlflow/runs/search",
+        {
+            "experiment_ids": [experiment["experiment_id"]],
+            "max_results": 1000,
+        },
+    ).get("runs", [])
     parents: dict[str, str] = {}
     children: dict[str, list[str]] = {}
     for run in runs:
@@ -180,11 +209,15 @@ def runs_table(page: Any, url: str, experiment_id: str, out: Path) -> None:
         "Math.max(...Array.from(document.querySelectorAll('[role=row][row-index]'),"
         " row => row.getBoundingClientRect().bottom))"
     )
-    page.screenshot(path=str(out), clip={
-        "x": max(grid["x"] - 8, 0), "y": max(grid["y"] - 8, 0),
-        "width": min(grid["width"] + 16, VIEWPORT["width"]),
-        "height": min(bottom, VIEWPORT["height"]) - grid["y"] + 16,
-    })
+    page.screenshot(
+        path=str(out),
+        clip={
+            "x": max(grid["x"] - 8, 0),
+            "y": max(grid["y"] - 8, 0),
+            "width": min(grid["width"] + 16, VIEWPORT["width"]),
+            "height": min(bottom, VIEWPORT["height"]) - grid["y"] + 16,
+        },
+    )
 
 
 def compare_scatter(page: Any, url: str, experiment_id: str, runs: list[str], out: Path) -> None:
@@ -205,10 +238,15 @@ def compare_scatter(page: Any, url: str, experiment_id: str, runs: list[str], ou
     page.wait_for_timeout(1500)
     top = page.get_by_text("Visualizations", exact=True).bounding_box()
     bottom = page.get_by_text("Run details", exact=True).bounding_box()
-    page.screenshot(path=str(out), clip={
-        "x": top["x"] - 40, "y": top["y"] - 12,
-        "width": VIEWPORT["width"] - top["x"] + 20, "height": bottom["y"] - top["y"],
-    })
+    page.screenshot(
+        path=str(out),
+        clip={
+            "x": top["x"] - 40,
+            "y": top["y"] - 12,
+            "width": VIEWPORT["width"] - top["x"] + 20,
+            "height": bottom["y"] - top["y"],
+        },
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,8 +260,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = args.store.resolve()
     if not store.is_file():
-        print(f"screenshots: no store {str(store)!r}; run ./dev demo and ./dev demo --runtime 9.1 "
-              "first", file=sys.stderr)
+        print(
+            f"screenshots: no store {str(store)!r}; run ./dev demo and ./dev demo --runtime 9.1 "
+            "first",
+            file=sys.stderr,
+        )
         return 2
     from playwright.sync_api import sync_playwright
 
@@ -232,8 +273,11 @@ def main(argv: list[str] | None = None) -> int:
         experiment_id, parents, children = demo_runs(url)
         autolog = next((i for n, i in parents.items() if n.startswith("autolog")), None)
         if autolog is None or not parents.keys() - {n for n in parents if n.startswith("autolog")}:
-            print(f"screenshots: the store needs an autolog and a legacy demo run, has "
-                  f"{sorted(parents)}", file=sys.stderr)
+            print(
+                f"screenshots: the store needs an autolog and a legacy demo run, has "
+                f"{sorted(parents)}",
+                file=sys.stderr,
+            )
             return 2
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -242,8 +286,13 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 page = browser.new_page(viewport=VIEWPORT)
                 runs_table(page, url, experiment_id, args.out / "runs-table.png")
-                compare_scatter(page, url, experiment_id, sorted(children[autolog]),
-                                args.out / "compare-scatter.png")
+                compare_scatter(
+                    page,
+                    url,
+                    experiment_id,
+                    sorted(children[autolog]),
+                    args.out / "compare-scatter.png",
+                )
             finally:
                 browser.close()
     for name in ("runs-table.png", "compare-scatter.png"):

@@ -383,8 +383,9 @@ class HttpBudget:
             if self._in_flight == 0:
                 self._spent += time.monotonic() - self._since
 
-    def call(self, original: Callable[..., Any], args: tuple[Any, ...],
-             kwargs: dict[str, Any]) -> Any:
+    def call(
+        self, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         """Make one mlflow HTTP call within the budget (see :func:`install_http_budget`)."""
         from concurrent.futures import Future
 
@@ -406,8 +407,10 @@ class HttpBudget:
         # the call runs in its own daemon thread so the fit waits no longer than the budget; a
         # call still in flight then ends by itself (its timeout and retries were cut to ``left``)
         worker = threading.Thread(
-            target=contextvars.copy_context().run, args=(target,),
-            name="legacy-mllib-tracking-http", daemon=True,
+            target=contextvars.copy_context().run,
+            args=(target,),
+            name="legacy-mllib-tracking-http",
+            daemon=True,
         )
         self._enter()
         try:
@@ -416,8 +419,9 @@ class HttpBudget:
         finally:
             self._leave()
         if not done.done():
-            self.stop(f"the tracking server did not answer within tracking_timeout "
-                      f"({self.seconds:g} s)")
+            self.stop(
+                f"the tracking server did not answer within tracking_timeout ({self.seconds:g} s)"
+            )
             raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
         try:
             return done.result()
@@ -503,6 +507,7 @@ def install_http_budget(patches: PatchSet) -> None:
     server's proxied artifacts, ``mlflow-artifacts:``). Outside a budget the patch passes the call
     through unchanged. Writes that go straight to a cloud artifact store are not covered.
     """
+
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(original)
         def http_request(*args: Any, **kwargs: Any) -> Any:

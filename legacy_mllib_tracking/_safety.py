@@ -155,7 +155,7 @@ def recorded_uri(uri: str) -> str:
     if lowered.startswith(("http://", "https://")):
         return _without_userinfo(uri)[0]
     if lowered.startswith("sqlite:///"):
-        path = uri[len("sqlite:///"):]
+        path = uri[len("sqlite:///") :]
         if path and not path.startswith(("/", "file:")) and path != ":memory:":
             return "sqlite:///" + os.path.abspath(path)
         return uri
@@ -172,7 +172,7 @@ def _local_store_path(uri: str) -> Path | None:
         path = uri.split(":///", 1)[1] if ":///" in uri else ""
         path = path.split("?", 1)[0]
         if path.startswith("file:"):  # SQLite's own URI form: sqlite:///file:/x.db?mode=ro&uri=true
-            path = path[len("file:"):]
+            path = path[len("file:") :]
         return None if not path or path == ":memory:" else Path(path)
     if scheme == "file":
         return Path(urllib.request.url2pathname(parts.path))

@@ -230,8 +230,14 @@ def _untracked(
     return model
 
 
-def _track(mode: Mode, original: Callable[..., Any], tuner: Any, args: tuple[Any, ...],
-           kwargs: dict[str, Any], extra: dict[Any, Any] | None) -> Any:
+def _track(
+    mode: Mode,
+    original: Callable[..., Any],
+    tuner: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    extra: dict[Any, Any] | None,
+) -> Any:
     import mlflow
     from mlflow.tracking import MlflowClient
 
@@ -303,9 +309,7 @@ def _end(
             client.set_terminated(run_id, status)
 
         try:
-            finished = run_with_deadline(
-                work, settings.tracking_timeout if wait is None else wait
-            )
+            finished = run_with_deadline(work, settings.tracking_timeout if wait is None else wait)
         except Exception as error:  # the store refused or dropped the end
             ctx.fail(f"the end of run {run_id} (status {status})", error)
             finished = True  # recorded above
@@ -334,18 +338,20 @@ def _spool_end(ctx: _writer.FitContext, status: str) -> None:
     if ctx.spool_path is not None:
         return
     try:
-        write_spool({
-            "fit_id": ctx.fit_id,
-            "reason": f"the end of run {ctx.parent_run_id} did not reach the store",
-            "tracking_uri": recorded_uri(_compat.tracking_uri_of(ctx.client)),
-            "parent_run_id": ctx.parent_run_id,
-            "experiment_id": ctx.experiment_id,
-            "mode": ctx.mode,
-            "start_ms": ctx.start_ms,
-            "parent": {},
-            "children": [],
-            SPOOL_END_PARENT: status,
-        })
+        write_spool(
+            {
+                "fit_id": ctx.fit_id,
+                "reason": f"the end of run {ctx.parent_run_id} did not reach the store",
+                "tracking_uri": recorded_uri(_compat.tracking_uri_of(ctx.client)),
+                "parent_run_id": ctx.parent_run_id,
+                "experiment_id": ctx.experiment_id,
+                "mode": ctx.mode,
+                "start_ms": ctx.start_ms,
+                "parent": {},
+                "children": [],
+                SPOOL_END_PARENT: status,
+            }
+        )
     except Exception as error:
         ctx.fail("the spool file of the run's end", error)
 
@@ -364,7 +370,11 @@ def _end_wait(logging_from: float | None) -> float | None:
 
 
 def _spool_stopped_autolog(
-    ctx: _writer.FitContext, tuner: Any, model: Any, uri: str, budget: _compat.HttpBudget,
+    ctx: _writer.FitContext,
+    tuner: Any,
+    model: Any,
+    uri: str,
+    budget: _compat.HttpBudget,
     managed: bool,
 ) -> None:
     """Spool what an AUTOLOG fit did not log after its tracking calls stopped (the server died,

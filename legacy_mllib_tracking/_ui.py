@@ -67,9 +67,18 @@ def port_in_use(port: int) -> bool:
 def server_command(tracking_uri: str, port: int) -> list[str]:
     """The ``mlflow server`` command line for ``tracking_uri`` on 127.0.0.1:``port``."""
     return [
-        sys.executable, "-m", "mlflow", "server",
-        "--backend-store-uri", tracking_uri,
-        "--host", HOST, "--port", str(port), "--workers", "1",
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        tracking_uri,
+        "--host",
+        HOST,
+        "--port",
+        str(port),
+        "--workers",
+        "1",
     ]
 
 
@@ -118,9 +127,7 @@ def serve(tracking_uri: str, port: int) -> int:
         "MLFLOW_TRACKING_URI": "",
         "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
     }
-    print(
-        f"MLflow UI on http://{HOST}:{port} over {tracking_uri} (Ctrl-C stops it)", flush=True
-    )
+    print(f"MLflow UI on http://{HOST}:{port} over {tracking_uri} (Ctrl-C stops it)", flush=True)
     with _stop_signals_interrupt():
         process = subprocess.Popen(
             server_command(tracking_uri, port), env=env, start_new_session=True

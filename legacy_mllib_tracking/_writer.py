@@ -192,9 +192,7 @@ def open_fit(client: Any, run: Any, mode: str, *, fresh: bool = False) -> FitCon
     try:
         from mlflow.tracking.context import registry
 
-        context_tags = {
-            k: v for k, v in registry.resolve_tags().items() if k != TAG_RUN_NAME
-        }
+        context_tags = {k: v for k, v in registry.resolve_tags().items() if k != TAG_RUN_NAME}
     except Exception:  # context providers are best effort, as in mlflow autolog
         context_tags = {}
     return FitContext(
@@ -307,9 +305,7 @@ def parent_content(ctx: FitContext, fit: TuningFit) -> tuple[dict[str, str], dic
     return params, tags
 
 
-def best_params(
-    ctx: FitContext, fit: TuningFit, *, logged: Iterable[str] = ()
-) -> dict[str, str]:
+def best_params(ctx: FitContext, fit: TuningFit, *, logged: Iterable[str] = ()) -> dict[str, str]:
     """Return the parent's ``best_<tuned param>`` params: the best map's values under the names
     its child run uses (bare, ``Stage.name`` on a clash), suffixed on a clash; empty without a
     best. Names in ``logged`` (already logged by this fit, e.g. by autolog) are left out."""
@@ -388,9 +384,7 @@ def child_threads_override(environ: Mapping[str, str] | None = None) -> int | No
     return value
 
 
-def child_threads(
-    tracking_uri: str, maps: int, environ: Mapping[str, str] | None = None
-) -> int:
+def child_threads(tracking_uri: str, maps: int, environ: Mapping[str, str] | None = None) -> int:
     """Return how many threads log ``maps`` child runs to the store at ``tracking_uri``.
 
     Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (:func:`child_threads_override`) wins for every

@@ -147,9 +147,7 @@ def _explain(args: argparse.Namespace) -> int:
         print(json.dumps(payload, indent=2, sort_keys=True))
         return 0
     print(f"mode:    {decision.mode.value}")
-    where = decision.runtime or (
-        "unknown Databricks" if decision.databricks else "not Databricks"
-    )
+    where = decision.runtime or ("unknown Databricks" if decision.databricks else "not Databricks")
     print(
         f"runtime: {where}"
         + (f" (from {decision.runtime_source})" if decision.runtime_source else "")
@@ -193,8 +191,9 @@ def render_tree(layout: Any, *, width: int = 80) -> str:
         if k in parent.params
     )
     if settings:
-        lines.extend(textwrap.wrap(settings, width=width, initial_indent="  ",
-                                   subsequent_indent="  "))
+        lines.extend(
+            textwrap.wrap(settings, width=width, initial_indent="  ", subsequent_indent="  ")
+        )
     fits = fits_in_order(layout.children)
     marked = False
     for number, fit_id in enumerate(fits, start=1):
@@ -245,6 +244,7 @@ def _render_fit(
         if values and best_value is not None and best_value == min(values) != max(values):
             larger = False
     if metric is not None:
+
         def key(child: Any) -> tuple[bool, float]:
             value = child.metrics.get(metric)
             if value is None or math.isnan(value):
@@ -254,9 +254,7 @@ def _render_fit(
         children = sorted(children, key=key)
     # The grid's order: children hold their tuned names in it (map order, first seen first).
     in_map_order = sorted(children, key=lambda c: (c.map_index is None, c.map_index or 0))
-    tuned = list(
-        dict.fromkeys(n for c in in_map_order for n in tuned_param_names(c, children))
-    )
+    tuned = list(dict.fromkeys(n for c in in_map_order for n in tuned_param_names(c, children)))
     header = f"  {'':1} {'child':<8} {metric or 'metric':>16}  tuned params"
     lines = [header[:width]]
     for child in children:
@@ -351,11 +349,16 @@ def _diff(args: argparse.Namespace) -> int:
         layouts[0], layouts[1], scope=args.scope, metric_tolerance=args.metric_tolerance
     )
     if args.json:
-        print(json.dumps({"equal": not differences, "scope": args.scope,
-                          "differences": differences}, indent=2))
+        print(
+            json.dumps(
+                {"equal": not differences, "scope": args.scope, "differences": differences},
+                indent=2,
+            )
+        )
     elif differences:
-        print(f"{len(differences)} difference(s) ({args.scope} scope), A={args.run_a} "
-              f"B={args.run_b}:")
+        print(
+            f"{len(differences)} difference(s) ({args.scope} scope), A={args.run_a} B={args.run_b}:"
+        )
         for line in differences:
             print(f"  {line}")
     else:
@@ -515,8 +518,7 @@ def _scan_output(args: argparse.Namespace, target: Target) -> Tally:
         import legacy_mllib_tracking
 
         report = scan(args.paths, target=target, progress=_Progress())
-        print(json.dumps(render_sarif(report, version=legacy_mllib_tracking.__version__),
-                         indent=2))
+        print(json.dumps(render_sarif(report, version=legacy_mllib_tracking.__version__), indent=2))
         tally = report.tally()
     else:  # text and JSON are written file by file: memory stays flat on large trees
         files = iter_scan(args.paths, target=target, progress=_Progress())
@@ -534,8 +536,9 @@ def _migrate(args: argparse.Namespace) -> int:
     tally = MigrationTally(write=args.write)
     done = "changed" if args.write else "would change"
     reader_left = False
-    for file in iter_migrate(args.paths, target=target, write=args.write, pip=args.pip,
-                             progress=_Progress()):
+    for file in iter_migrate(
+        args.paths, target=target, write=args.write, pip=args.pip, progress=_Progress()
+    ):
         tally.add(file)
         if file.error is not None:
             print(f"error        {file.error}", file=sys.stderr)
@@ -592,11 +595,18 @@ def _parser() -> argparse.ArgumentParser:
     diff = sub.add_parser("diff", help="compare two run trees; exit 0 same, 1 different")
     diff.add_argument("run_a", metavar="RUN_A")
     diff.add_argument("run_b", metavar="RUN_B")
-    diff.add_argument("--scope", choices=("contract", "full"), default="contract",
-                      help="contract: what SPEC 5 guarantees (default); full: everything")
-    diff.add_argument("--metric-tolerance", type=_tolerance, default=None,
-                      help="also compare metric values within this absolute tolerance "
-                      "(a finite number >= 0)")
+    diff.add_argument(
+        "--scope",
+        choices=("contract", "full"),
+        default="contract",
+        help="contract: what SPEC 5 guarantees (default); full: everything",
+    )
+    diff.add_argument(
+        "--metric-tolerance",
+        type=_tolerance,
+        default=None,
+        help="also compare metric values within this absolute tolerance (a finite number >= 0)",
+    )
     diff.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLflow's own)")
     diff.add_argument("--json", action="store_true", help="print one JSON object")
     diff.set_defaults(func=_diff)
@@ -604,7 +614,10 @@ def _parser() -> argparse.ArgumentParser:
         "replay", help="log spooled layouts (what failed to log) into their parent runs"
     )
     replay.add_argument(
-        "path", nargs="?", default=None, metavar="PATH",
+        "path",
+        nargs="?",
+        default=None,
+        metavar="PATH",
         help="a spool file or folder (default: $LEGACY_MLLIB_TRACKING_SPOOL_DIR or "
         "~/.cache/legacy-mllib-tracking/spool)",
     )
@@ -635,20 +648,39 @@ def _parser() -> argparse.ArgumentParser:
         help="find notebooks that relied on the retired MLlib tracker; exit 0 nothing to do, "
         "1 something to migrate (see --fail-on), 2 bad usage or an unreadable file",
     )
-    scan.add_argument("paths", nargs="+", metavar="PATH",
-                      help="notebook files or directories (recursive): Databricks source "
-                      "exports, .ipynb, .dbc, Databricks HTML exports, plain .py")
-    scan.add_argument("--target", default=None, metavar="RUNTIME",
-                      help="the runtime the notebooks will run on: any runtime configure() "
-                      "accepts ('15.4 ML', '13.3.x-scala2.12', 'client.2') or 'oss' "
-                      "(default: the newest ML runtime)")
-    scan.add_argument("--format", default="text", metavar="FORMAT",
-                      help="text (default), json (schema 1) or sarif (SARIF 2.1.0)")
-    scan.add_argument("--fail-on", default="migrate", metavar="VERDICT",
-                      help="exit 1 when a notebook is at least this: migrate (default), "
-                      "review or never")
-    scan.add_argument("-v", "--verbose", action="store_true",
-                      help="text: show every finding (documentation and notes too)")
+    scan.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="notebook files or directories (recursive): Databricks source "
+        "exports, .ipynb, .dbc, Databricks HTML exports, plain .py",
+    )
+    scan.add_argument(
+        "--target",
+        default=None,
+        metavar="RUNTIME",
+        help="the runtime the notebooks will run on: any runtime configure() "
+        "accepts ('15.4 ML', '13.3.x-scala2.12', 'client.2') or 'oss' "
+        "(default: the newest ML runtime)",
+    )
+    scan.add_argument(
+        "--format",
+        default="text",
+        metavar="FORMAT",
+        help="text (default), json (schema 1) or sarif (SARIF 2.1.0)",
+    )
+    scan.add_argument(
+        "--fail-on",
+        default="migrate",
+        metavar="VERDICT",
+        help="exit 1 when a notebook is at least this: migrate (default), review or never",
+    )
+    scan.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="text: show every finding (documentation and notes too)",
+    )
     scan.set_defaults(func=_scan)
     migrate = sub.add_parser(
         "migrate",
@@ -656,17 +688,30 @@ def _parser() -> argparse.ArgumentParser:
         "change the files; exit 0 nothing left to do, 1 changes pending or a notebook to "
         "migrate by hand, 2 a file that could not be read or written",
     )
-    migrate.add_argument("paths", nargs="+", metavar="PATH",
-                         help="notebook files or directories (recursive), as for scan")
-    migrate.add_argument("--target", default=None, metavar="RUNTIME",
-                         help="the runtime the notebooks will run on, as for scan "
-                         "(default: the newest ML runtime)")
-    migrate.add_argument("--write", action="store_true",
-                         help="change the files (a temp file renamed over each; read-only "
-                         "files and HTML exports are never written)")
-    migrate.add_argument("--pip", action="store_true",
-                         help="also add '%%pip install legacy-mllib-tracking' as the first cell "
-                         "of each changed notebook")
+    migrate.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="notebook files or directories (recursive), as for scan",
+    )
+    migrate.add_argument(
+        "--target",
+        default=None,
+        metavar="RUNTIME",
+        help="the runtime the notebooks will run on, as for scan (default: the newest ML runtime)",
+    )
+    migrate.add_argument(
+        "--write",
+        action="store_true",
+        help="change the files (a temp file renamed over each; read-only "
+        "files and HTML exports are never written)",
+    )
+    migrate.add_argument(
+        "--pip",
+        action="store_true",
+        help="also add '%%pip install legacy-mllib-tracking' as the first cell "
+        "of each changed notebook",
+    )
     migrate.set_defaults(func=_migrate)
     return parser
 

@@ -86,9 +86,7 @@ def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
     )
     spark.sparkContext.setLogLevel("ERROR")
     try:
-        decision = configure(
-            spark, runtime_version=runtime, autolog_options={"log_models": False}
-        )
+        decision = configure(spark, runtime_version=runtime, autolog_options={"log_models": False})
         print(f"decision: {decision}\n")
         data = make_data(spark)
         lr = LogisticRegression(maxIter=20)

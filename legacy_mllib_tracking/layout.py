@@ -200,7 +200,11 @@ def inspect_run_layout(
     order = {fit: n for n, fit in enumerate(fits_in_order(children))}
     children.sort(
         key=lambda c: (
-            order[c.fit_id], c.map_index is None, c.map_index or 0, c.start_time, c.run_id
+            order[c.fit_id],
+            c.map_index is None,
+            c.map_index or 0,
+            c.start_time,
+            c.run_id,
         )
     )
     return RunLayout(_view(parent), tuple(children))
@@ -329,8 +333,9 @@ def normalize_layout(layout: RunLayout) -> LayoutShape:
         params={_norm(k): v for k, v in parent.params.items()},
         metrics={_norm(k): v for k, v in parent.metrics.items()},
         tags={
-            _norm(k): v for k, v in parent.tags.items() if _norm(k).split("_<uuid>")[0]
-            not in _VOLATILE_TAGS and not k.startswith("mlflow.")
+            _norm(k): v
+            for k, v in parent.tags.items()
+            if _norm(k).split("_<uuid>")[0] not in _VOLATILE_TAGS and not k.startswith("mlflow.")
         },
         status=parent.status,
         children=tuple(children),
@@ -441,9 +446,7 @@ def diff_layouts(
     out += _compare_maps("parent params", pick_params(sa), pick_params(sb), values=True)
     pm_a = {k: v for k, v in sa.metrics.items() if not contract or k.startswith(BEST_PREFIX)}
     pm_b = {k: v for k, v in sb.metrics.items() if not contract or k.startswith(BEST_PREFIX)}
-    out += _compare_maps(
-        "parent metrics", pm_a, pm_b, values=values, tolerance=metric_tolerance
-    )
+    out += _compare_maps("parent metrics", pm_a, pm_b, values=values, tolerance=metric_tolerance)
     ta = {k: v for k, v in sa.tags.items() if not contract or k in _CONTRACT_PARENT_TAGS}
     tb = {k: v for k, v in sb.tags.items() if not contract or k in _CONTRACT_PARENT_TAGS}
     out += _compare_maps("parent tags", ta, tb, values=contract)
@@ -476,12 +479,15 @@ def diff_layouts(
                 out.append(f"{where}: status {x.status} in A, {y.status} in B")
             mx = {k: v for k, v in x.metrics.items() if not contract or _contract_metric(k)}
             my = {k: v for k, v in y.metrics.items() if not contract or _contract_metric(k)}
-            out += _compare_maps(f"{where} metrics", mx, my, values=values,
-                                 tolerance=metric_tolerance)
+            out += _compare_maps(
+                f"{where} metrics", mx, my, values=values, tolerance=metric_tolerance
+            )
             if not contract:
                 out += _compare_maps(f"{where} params", x.params, y.params, values=True)
                 out += _compare_maps(
-                    f"{where} tags", dict.fromkeys(x.tags, ""), dict.fromkeys(y.tags, ""),
+                    f"{where} tags",
+                    dict.fromkeys(x.tags, ""),
+                    dict.fromkeys(y.tags, ""),
                     values=False,
                 )
     return out

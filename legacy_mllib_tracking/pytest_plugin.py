@@ -164,7 +164,7 @@ def tuning_layouts(request: pytest.FixtureRequest) -> TuningLayouts:
     position = items.index(request.node) if request.node in items else len(items)
     later = sum(
         1
-        for item in items[position + 1:]
+        for item in items[position + 1 :]
         if f"{item.path}::{getattr(item, 'originalname', item.name)}" == key
     )
     return TuningLayouts(test=key, runtime=runtime, records=records, later=later)

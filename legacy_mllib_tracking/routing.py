@@ -165,9 +165,13 @@ def _defaults(
         return False, True, "not Databricks: behaves like the newest ML runtime"
     if runtime is None:
         if ml is False:
-            return False, False, (
-                "unknown Databricks standard runtime: routed like the newest standard runtime, "
-                "which has no autologging"
+            return (
+                False,
+                False,
+                (
+                    "unknown Databricks standard runtime: routed like the newest standard runtime, "
+                    "which has no autologging"
+                ),
             )
         return False, True, "unknown Databricks runtime: routed like the newest ML runtime"
     if runtime.serverless:
@@ -285,12 +289,7 @@ def decide(
     elif track_flag.value:
         chosen = Mode.LEGACY
         reason = f"on {where}, {flags}; {band}"
-        newer = (
-            not databricks
-            or runtime is None
-            or runtime.serverless
-            or runtime.at_least(10, 1)
-        )
+        newer = not databricks or runtime is None or runtime.serverless or runtime.at_least(10, 1)
         if newer:
             found.append(
                 (

@@ -27,9 +27,23 @@ _FLAGS = (CONF_TRACK, CONF_AUTOLOG)
 #: Evaluator metric names a legacy child run could carry (``avg_`` / ``std_`` prefixed for CV).
 LEGACY_METRIC_NAMES = frozenset(
     {
-        "areaUnderROC", "areaUnderPR", "f1", "accuracy", "weightedPrecision", "weightedRecall",
-        "weightedTruePositiveRate", "weightedFalsePositiveRate", "weightedFMeasure", "logLoss",
-        "hammingLoss", "rmse", "mse", "r2", "mae", "var", "silhouette",
+        "areaUnderROC",
+        "areaUnderPR",
+        "f1",
+        "accuracy",
+        "weightedPrecision",
+        "weightedRecall",
+        "weightedTruePositiveRate",
+        "weightedFalsePositiveRate",
+        "weightedFMeasure",
+        "logLoss",
+        "hammingLoss",
+        "rmse",
+        "mse",
+        "r2",
+        "mae",
+        "var",
+        "silhouette",
     }
 )
 #: The default ``metricName`` of each pyspark evaluator.
@@ -61,14 +75,31 @@ _BUILTINS = frozenset(dir(builtins)) | {"display", "displayHTML"}
 # An expression without one of these words (or a name bound to a tuner) holds no call we report.
 # Plain substring tests: several times faster than one regex alternation on long cells.
 _CALL_WORDS = (
-    ".fit", "autolog", "start_run", "end_run", "log_model", ".set", ".config", ".get",
-    ".contains", ".append", "dbutils", ".sql", "configure",
+    ".fit",
+    "autolog",
+    "start_run",
+    "end_run",
+    "log_model",
+    ".set",
+    ".config",
+    ".get",
+    ".contains",
+    ".append",
+    "dbutils",
+    ".sql",
+    "configure",
 )
 # A cell without one of these (or a name the finder follows) gets the light pass only: imports,
 # definitions and top-level assignments (estimators whose class a grid may name), no calls.
 _CELL_WORDS = (
-    *_CALL_WORDS, "Pipeline(", "CrossValidator", "TrainValidationSplit", "ParamGrid", "addGrid",
-    "Evaluator", "stages",
+    *_CALL_WORDS,
+    "Pipeline(",
+    "CrossValidator",
+    "TrainValidationSplit",
+    "ParamGrid",
+    "addGrid",
+    "Evaluator",
+    "stages",
 )
 
 
@@ -308,8 +339,10 @@ class _PythonCell:
 
     def call_value(self, call: ast.Call) -> Any:
         func = call.func
-        last = func.attr if isinstance(func, ast.Attribute) else (
-            func.id if isinstance(func, ast.Name) else ""
+        last = (
+            func.attr
+            if isinstance(func, ast.Attribute)
+            else (func.id if isinstance(func, ast.Name) else "")
         )
         tuner = self.is_class(func, TUNERS) if last in TUNERS else None
         if tuner is not None:
@@ -356,8 +389,9 @@ class _PythonCell:
             cls = name.rsplit(".", 1)[-1]
             if cls.endswith("Evaluator"):
                 metric = _literal(_kwarg(node, "metricName"))
-                return _Evaluator(cls, metric if isinstance(metric, str)
-                                  else _EVALUATOR_DEFAULTS.get(cls))
+                return _Evaluator(
+                    cls, metric if isinstance(metric, str) else _EVALUATOR_DEFAULTS.get(cls)
+                )
             if isinstance(node.func, ast.Attribute) and node.func.attr == "setMetricName":
                 inner = self.evaluator(node.func.value)
                 metric = _literal(node.args[0]) if node.args else None
@@ -406,8 +440,10 @@ class _PythonCell:
 
     def fit_receiver(self, node: ast.AST) -> tuple[_Tuner, str] | None:
         """The tuner a ``.fit`` receiver reaches and how (direct, setter-chain, pipeline)."""
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
-            node.func.attr.startswith("set") or node.func.attr == "copy"
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and (node.func.attr.startswith("set") or node.func.attr == "copy")
         ):
             inner = self.fit_receiver(node.func.value)
             if inner is not None:
@@ -536,7 +572,7 @@ class _PythonCell:
         params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
         fit_params: set[str] = set()
         with_run = False
-        lines = self.cursor.lines[node.lineno - 1:node.end_lineno or node.lineno]
+        lines = self.cursor.lines[node.lineno - 1 : node.end_lineno or node.lineno]
         fits = any(".fit" in line for line in lines)
         for child in ast.walk(node) if fits else ():
             if isinstance(child, (ast.With, ast.AsyncWith)) and any(
@@ -576,11 +612,13 @@ class _PythonCell:
         # call we report (no hint word, no name bound to a tuner).
         start, end = node.lineno, node.end_lineno or node.lineno
         lines = self.cursor.lines
-        segment = lines[start - 1] if end == start else "\n".join(lines[start - 1:end])
+        segment = lines[start - 1] if end == start else "\n".join(lines[start - 1 : end])
         state = self.state
-        if not _has_any(segment, _CALL_WORDS) and not (
-            state.tuner_names and any(name in segment for name in state.tuner_names)
-        ) and not (state.library and any(name in segment for name in state.library)):
+        if (
+            not _has_any(segment, _CALL_WORDS)
+            and not (state.tuner_names and any(name in segment for name in state.tuner_names))
+            and not (state.library and any(name in segment for name in state.library))
+        ):
             return
         for child in ast.walk(node):
             if isinstance(child, ast.Call):
@@ -626,8 +664,11 @@ class _PythonCell:
                 for match in _FLAG_TEXT.finditer(str(_literal(call.args[0]))):
                     flag = next(f for f in _FLAGS if f.lower() == match["key"].lower())
                     if match["value"] is not None:
-                        add(Kind.FLAG_SET, line,
-                            {"flag": flag, "value": match["value"], "language": "sql"})
+                        add(
+                            Kind.FLAG_SET,
+                            line,
+                            {"flag": flag, "value": match["value"], "language": "sql"},
+                        )
                     else:
                         add(Kind.FLAG_READ, line, {"flag": flag, "language": "sql"})
                 return
@@ -643,8 +684,15 @@ class _PythonCell:
                     if isinstance(pair, (ast.Tuple, ast.List)) and len(pair.elts) == 2:
                         key = self.flag_key(pair.elts[0])
                         if key is not None:
-                            add(Kind.FLAG_SET, line, {"flag": key, "value": _literal(pair.elts[1]),
-                                                      "language": "python"})
+                            add(
+                                Kind.FLAG_SET,
+                                line,
+                                {
+                                    "flag": key,
+                                    "value": _literal(pair.elts[1]),
+                                    "language": "python",
+                                },
+                            )
                 return
             if func.attr in ("get", "getOption", "contains", "getConf") and call.args:
                 key = self.flag_key(call.args[0])
@@ -661,7 +709,9 @@ class _PythonCell:
             add(Kind.NOTEBOOK_CALL, line, {"via": "dbutils.notebook.run", "target": target})
             return
         if qualified.startswith("dbutils.library.") and last in (
-            "restartPython", "installPyPI", "install"
+            "restartPython",
+            "installPyPI",
+            "install",
         ):
             add(Kind.PIP_INSTALL, line, {"via": f"dbutils.library.{last}"})
             return
@@ -690,15 +740,15 @@ class _PythonCell:
         while isinstance(root, ast.Attribute):
             root = root.value
         # helpers.train(cv): a module (or object) imported from elsewhere.
-        return isinstance(root, ast.Name) and root.id in self.state.aliases and not (
-            self.state.aliases[root.id].startswith(("pyspark", "mlflow"))
+        return (
+            isinstance(root, ast.Name)
+            and root.id in self.state.aliases
+            and not (self.state.aliases[root.id].startswith(("pyspark", "mlflow")))
         )
 
     def start_run(self, call: ast.Call, *, in_with: bool) -> None:
         nested = _literal(_kwarg(call, "nested"))
-        self.cursor.add(
-            Kind.START_RUN, call.lineno, {"nested": nested is True, "with": in_with}
-        )
+        self.cursor.add(Kind.START_RUN, call.lineno, {"nested": nested is True, "with": in_with})
         if not in_with:
             self.state.active_run = True
         if nested is True and self.loop_lines and self.loop_lines[-1] not in self.reported_loops:
@@ -719,7 +769,8 @@ class _PythonCell:
         mode = _kwarg(call, "mode")
         runtime = _kwarg(call, "runtime_version")
         dynamic = any(k.arg is None for k in call.keywords) or any(
-            node is not None and not isinstance(_literal(node), str)
+            node is not None
+            and not isinstance(_literal(node), str)
             and not (isinstance(node, ast.Constant) and node.value is None)
             for node in (mode, runtime)
         )
@@ -828,7 +879,7 @@ def _comments(lines: Sequence[str]) -> Iterator[tuple[int, str]]:
                     index += len(quote) - 1
                     quote = ""
             elif char in "'\"":
-                quote = line[index:index + 3] if line.startswith(char * 3, index) else char
+                quote = line[index : index + 3] if line.startswith(char * 3, index) else char
                 index += len(quote) - 1
             elif char == "#":
                 yield number, line[index:]
@@ -942,9 +993,7 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
     if "params." in text or "metrics." in text:
         # Legacy names in code are string constants: walk only the statements on lines that
         # hold one (a filter string, an order_by, a column name).
-        hits = {
-            n for n, line in enumerate(cursor.lines, start=1) if _LEGACY_REF.search(line)
-        }
+        hits = {n for n, line in enumerate(cursor.lines, start=1) if _LEGACY_REF.search(line)}
         for first, string, executed in _strings_on(tree, hits) if hits else ():
             for offset, chunk in enumerate(string.split("\n")):
                 if "params." in chunk or "metrics." in chunk:
@@ -975,7 +1024,7 @@ def _text_cell(notebook: Notebook, cell: Cell) -> list[Finding]:
                 _legacy_refs(cursor, number, line, executed=False)
         return cursor.findings
     if language == "run":
-        target = cell.source.strip()[len("%run"):].strip().split(None, 1)
+        target = cell.source.strip()[len("%run") :].strip().split(None, 1)
         cursor.add(
             Kind.NOTEBOOK_CALL,
             _first_code_line(lines),

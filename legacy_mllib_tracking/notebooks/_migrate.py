@@ -292,7 +292,9 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
     if report.verdict is Verdict.OK:
         if configured:
             return NotebookMigration(
-                location, report.verdict, Outcome.CONFIGURED,
+                location,
+                report.verdict,
+                Outcome.CONFIGURED,
                 "already calls configure() from legacy_mllib_tracking before its tuning fits",
             )
         return NotebookMigration(location, report.verdict, Outcome.OK, "nothing to migrate")
@@ -303,19 +305,25 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
             for f in reviews[:3]
         ) + (", ..." if len(reviews) > 3 else "")
         return NotebookMigration(
-            location, report.verdict, Outcome.REVIEW,
+            location,
+            report.verdict,
+            Outcome.REVIEW,
             f"a person must look first: {where}; `scan` says why; not changed",
         )
     if configured:
         return NotebookMigration(location, report.verdict, Outcome.MANUAL, _uncovered(report))
     if notebook.format is Format.DATABRICKS_HTML:
         return NotebookMigration(
-            location, report.verdict, Outcome.MANUAL,
+            location,
+            report.verdict,
+            Outcome.MANUAL,
             "HTML exports are scan only: migrate the notebook's source export or the notebook",
         )
     if not fit_cells:
         return NotebookMigration(
-            location, report.verdict, Outcome.MANUAL,
+            location,
+            report.verdict,
+            Outcome.MANUAL,
             "no tuning fit in this notebook to configure tracking for: "
             "update its legacy names by hand",
         )
@@ -324,7 +332,9 @@ def plan_notebook(report: NotebookReport, *, pip: bool = False) -> NotebookMigra
         first = manual_runs[0]
         where = f"line {first.line}" if notebook.plain_script else f"cell {first.cell}"
         return NotebookMigration(
-            location, report.verdict, Outcome.MANUAL,
+            location,
+            report.verdict,
+            Outcome.MANUAL,
             f"child runs written by hand ({where}): "
             "with configure(spark) each fit would log two trees; drop that loop, then migrate",
         )
@@ -352,7 +362,9 @@ def _plan_cells(report: NotebookReport, first_fit: int, *, pip: bool) -> Noteboo
     if late:
         cell = late[-1]
         return NotebookMigration(
-            notebook.location, report.verdict, Outcome.MANUAL,
+            notebook.location,
+            report.verdict,
+            Outcome.MANUAL,
             f"cell {cell} {barriers[cell]} at or after the first tuning fit (cell {first_fit}): "
             "configure(spark) must come after it and before the fit; split or move the cells",
         )
@@ -361,15 +373,21 @@ def _plan_cells(report: NotebookReport, first_fit: int, *, pip: bool) -> Noteboo
         while at < first_fit and notebook.cells[at].language == "markdown":
             at += 1
     add_pip = pip and not any(_PIP_SELF.search(cell.source) for cell in notebook.cells)
-    where = f"before cell {at}" + (f" (first tuning fit: cell {first_fit})" if at != first_fit
-                                   else " (the first tuning fit)")
+    where = f"before cell {at}" + (
+        f" (first tuning fit: cell {first_fit})" if at != first_fit else " (the first tuning fit)"
+    )
     mode = report.configure_mode
     call = report.configure_call()
     return NotebookMigration(
-        notebook.location, report.verdict, Outcome.CHANGED,
-        f"{call} cell {where}" + (", %pip cell first" if add_pip else "")
+        notebook.location,
+        report.verdict,
+        Outcome.CHANGED,
+        f"{call} cell {where}"
+        + (", %pip cell first" if add_pip else "")
         + ("" if mode is None else "; configure(spark) alone routes OFF on the target"),
-        cell=at, pip=add_pip, mode=mode,
+        cell=at,
+        pip=add_pip,
+        mode=mode,
     )
 
 
@@ -413,9 +431,8 @@ def _session_statement(tree: ast.Module) -> tuple[ast.stmt, str, list[ast.stmt]]
                     target = statement.targets[0]
                 elif isinstance(statement, ast.AnnAssign):
                     target = statement.target
-                if (
-                    isinstance(target, ast.Name)
-                    and _creates_session(getattr(statement, "value", None))
+                if isinstance(target, ast.Name) and _creates_session(
+                    getattr(statement, "value", None)
                 ):
                     found.append((statement.lineno, statement, target.id, block))
     if not found:
@@ -440,12 +457,15 @@ def _plan_script(report: NotebookReport) -> NotebookMigration:
     try:
         tree = ast.parse(source)
     except (SyntaxError, ValueError) as error:
-        return NotebookMigration(notebook.location, report.verdict, manual,
-                                 f"does not parse ({error}): not changed")
+        return NotebookMigration(
+            notebook.location, report.verdict, manual, f"does not parse ({error}): not changed"
+        )
     found = _session_statement(tree)
     if found is None:
         return NotebookMigration(
-            notebook.location, report.verdict, manual,
+            notebook.location,
+            report.verdict,
+            manual,
             "no statement creates the SparkSession (name = SparkSession.builder...getOrCreate()):"
             " add configure(<session>) after it by hand",
         )
@@ -454,7 +474,9 @@ def _plan_script(report: NotebookReport) -> NotebookMigration:
     indent = line[: len(line) - len(line.lstrip())]
     if len(indent) != statement.col_offset:
         return NotebookMigration(
-            notebook.location, report.verdict, manual,
+            notebook.location,
+            report.verdict,
+            manual,
             f"the SparkSession is created on line {statement.lineno} inside a one-line block: "
             "add configure() after it by hand",
         )
@@ -465,21 +487,29 @@ def _plan_script(report: NotebookReport) -> NotebookMigration:
                 after = later.end_lineno or later.lineno
     in_functions = _function_lines(tree)
     early = [
-        f.line for f in _executed(report, Kind.TUNING_FIT)
+        f.line
+        for f in _executed(report, Kind.TUNING_FIT)
         if f.line <= after and f.line not in in_functions
     ]
     if early:
         return NotebookMigration(
-            notebook.location, report.verdict, manual,
+            notebook.location,
+            report.verdict,
+            manual,
             f"a tuning fit on line {early[0]} runs before line {after} (SparkSession created or "
             "flags set): add configure() by hand",
         )
     mode = report.configure_mode
     return NotebookMigration(
-        notebook.location, report.verdict, Outcome.CHANGED,
+        notebook.location,
+        report.verdict,
+        Outcome.CHANGED,
         f"{report.configure_call(name)} after line {after}"
         + ("" if mode is None else f"; configure({name}) alone routes OFF on the target"),
-        after_line=after, session=name, indent=indent, mode=mode,
+        after_line=after,
+        session=name,
+        indent=indent,
+        mode=mode,
     )
 
 
@@ -493,7 +523,7 @@ def _cell_lines(plan: NotebookMigration) -> list[str]:
 def _rewrite_text(text: str, notebook: Notebook, plan: NotebookMigration) -> str:
     """The new text of a text-format file (Databricks source, ipynb, plain script)."""
     bom = "\ufeff" if text.startswith("\ufeff") else ""
-    text = text[len(bom):]
+    text = text[len(bom) :]
     lines = _cell_lines(plan)
     if notebook.format is Format.PYTHON:
         assert plan.after_line is not None
@@ -501,11 +531,14 @@ def _rewrite_text(text: str, notebook: Notebook, plan: NotebookMigration) -> str
     assert plan.cell is not None
     insert: Callable[[str, int, Sequence[str]], str]
     if notebook.format is Format.IPYNB:
+
         def insert(t: str, i: int, cell: Sequence[str]) -> str:
             return insert_ipynb_cell(t, i, cell, language=notebook.language)
     else:
+
         def insert(t: str, i: int, cell: Sequence[str]) -> str:
             return insert_source_cell(t, i, cell, language=notebook.language)
+
     text = insert(text, plan.cell, lines)
     if plan.pip:
         text = insert(text, 0, [PIP_LINE])
@@ -588,7 +621,8 @@ def _dbc_locations(data: bytes, name: str) -> list[_Location]:
             primary, _, model = match
     identity, texts = _identity(model), _command_texts(model)
     copies = [
-        where for where, _, other in embedded
+        where
+        for where, _, other in embedded
         if where != primary and identity & _identity(other) and _command_texts(other) == texts
     ]
     return [primary, *copies]
@@ -623,8 +657,9 @@ def _command_texts(model: Any) -> list[str]:
         return []
     ordered = sorted(
         (c for c in commands if isinstance(c, dict)),
-        key=lambda c: float(c["position"]) if isinstance(c.get("position"), (int, float))
-        else float("inf"),
+        key=lambda c: (
+            float(c["position"]) if isinstance(c.get("position"), (int, float)) else float("inf")
+        ),
     )
     return [str(c.get("command", "")) for c in ordered]
 
@@ -806,15 +841,21 @@ def _migrate_file(file: FileReport, *, write: bool, pip: bool) -> FileMigration:
         new, diff = _rewrite_file(data, file, plans)
     except (OSError, RewriteError) as error:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
-        return FileMigration(file.path, file.format, plans,
-                             error=f"{file.path}: cannot rewrite: {reason}")
+        return FileMigration(
+            file.path, file.format, plans, error=f"{file.path}: cannot rewrite: {reason}"
+        )
     if not write or new == data:
         return FileMigration(file.path, file.format, plans, diff)
     try:
         _write_atomically(path, data, new, check=lambda temp: _reads_back(temp, file, plans))
     except RewriteError as error:
-        return FileMigration(file.path, file.format, plans, diff,
-                             error=f"{file.path}: cannot rewrite: {error}; file untouched")
+        return FileMigration(
+            file.path,
+            file.format,
+            plans,
+            diff,
+            error=f"{file.path}: cannot rewrite: {error}; file untouched",
+        )
     except OSError as error:
         reason = str(error) if not error.strerror else f"{file.path}: {error.strerror}"
         return FileMigration(file.path, file.format, plans, diff, error=reason)

@@ -135,8 +135,11 @@ def _read_source(path: Path, text: str, comment: str, language: str) -> Notebook
     magic_prefix = f"{comment} MAGIC"
     title_prefix = f"{comment} DBTITLE "
     # 0-based indexes of separator lines; the header line (index 0) is no cell's.
-    cuts = [i for i, line in enumerate(lines) if line.startswith(separator)
-            and line.strip() == separator]
+    cuts = [
+        i
+        for i, line in enumerate(lines)
+        if line.startswith(separator) and line.strip() == separator
+    ]
     bounds = zip([0, *cuts], [*cuts, len(lines)], strict=True)
     cells: list[Cell] = []
     for index, (before, after) in enumerate(bounds):
@@ -148,14 +151,16 @@ def _read_source(path: Path, text: str, comment: str, language: str) -> Notebook
         title = None
         if start < stop and lines[start].startswith(title_prefix):
             # "# DBTITLE 1,<title>": the digit says whether the title is shown.
-            title = lines[start][len(title_prefix):].partition(",")[2].strip()
+            title = lines[start][len(title_prefix) :].partition(",")[2].strip()
             start += 1
         body = lines[start:stop]
         if body and body[0].startswith(magic_prefix):
             cut = len(magic_prefix)
             body = [
-                line[cut + 1:] if line.startswith(" ", cut) and line.startswith(magic_prefix)
-                else line[cut:] if line.startswith(magic_prefix)
+                line[cut + 1 :]
+                if line.startswith(" ", cut) and line.startswith(magic_prefix)
+                else line[cut:]
+                if line.startswith(magic_prefix)
                 else line
                 for line in body
             ]

@@ -67,10 +67,15 @@ SARIF_RULES: dict[Kind, tuple[str, str, str]] = {
 
 
 #: Findings that ask for nothing but matter when migrating: shown in text without ``-v``.
-_NOTES = frozenset({
-    Kind.LEGACY_NAME_REF, Kind.AUTOLOG_CALL, Kind.PIP_INSTALL, Kind.LOG_MODEL,
-    Kind.LIBRARY_CONFIGURE,
-})
+_NOTES = frozenset(
+    {
+        Kind.LEGACY_NAME_REF,
+        Kind.AUTOLOG_CALL,
+        Kind.PIP_INSTALL,
+        Kind.LOG_MODEL,
+        Kind.LIBRARY_CONFIGURE,
+    }
+)
 
 
 def location(report: NotebookReport, finding: Finding) -> str:
@@ -108,8 +113,9 @@ def _text_block(file: FileReport, verbose: bool) -> list[str]:
                 continue
             tag = f" [{finding.verdict.value}]" if finding.verdict is not None else ""
             doc = "" if finding.executed else " (not executed)"
-            lines.append(f"  {location(notebook, finding)}: {finding.kind.value}{tag}{doc}: "
-                         f"{finding.text}")
+            lines.append(
+                f"  {location(notebook, finding)}: {finding.kind.value}{tag}{doc}: {finding.text}"
+            )
             if finding.message:
                 lines.append(f"      {finding.message}")
     return lines

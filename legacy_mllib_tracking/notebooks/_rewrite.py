@@ -397,9 +397,10 @@ def _neighbour(cells: Sequence[Any], index: int, accept: Any) -> Any:
 
 
 def _new_ipynb_cell(cells: Sequence[Any], index: int, source: str, minor: int) -> dict[str, Any]:
-    like = _neighbour(
-        cells, index, lambda c: isinstance(c, dict) and c.get("cell_type") == "code"
-    ) or {}
+    like = (
+        _neighbour(cells, index, lambda c: isinstance(c, dict) and c.get("cell_type") == "code")
+        or {}
+    )
     keys = [k for k in _IPYNB_CODE_KEYS if k != "id" or minor >= 5]
     order = [k for k in like if k in keys] + [k for k in keys if k not in like]
     as_list = isinstance(like.get("source", []), list)
@@ -529,7 +530,7 @@ def insert_dbc_command(
         try:
             text = raw.decode("utf-8")
             bom = "\ufeff" if text.startswith("\ufeff") else ""
-            text = text[len(bom):]
+            text = text[len(bom) :]
             root = json.loads(text)
         except ValueError as error:
             raise RewriteError(f"entry {entry!r} is not JSON: {error}") from None
@@ -547,8 +548,9 @@ def insert_dbc_command(
             (int(m.group(1)) for name in names for m in _ORIG_ID.finditer(archive.read(name))),
             default=0,
         )
-        command = _new_command(commands, order, index, cell_text(lines, language=language),
-                               next_origid)
+        command = _new_command(
+            commands, order, index, cell_text(lines, language=language), next_origid
+        )
         array_at = _locate(text, [*path, "commands"])
         items = _items(text, array_at)
         # In the array, the new command goes just before the command that is cell ``index``.

@@ -75,7 +75,10 @@ def _flags(findings: Sequence[Finding]) -> dict[str, Any]:
 
 @lru_cache(maxsize=256)
 def _decision(
-    target: Target, track: Any, autolog: Any, mode: str | None = None,
+    target: Target,
+    track: Any,
+    autolog: Any,
+    mode: str | None = None,
     runtime_version: str | None = None,
 ) -> Decision | str:
     """What ``configure(spark, mode=mode, runtime_version=runtime_version)`` decides on
@@ -84,11 +87,20 @@ def _decision(
     autolog = autolog if isinstance(autolog, (str, bool)) else None
     try:
         if runtime_version is not None:  # configure(runtime_version=...) overrides the runtime
-            return decide(runtime_version, track=track, autolog=autolog, mode=mode,
-                          runtime_source="configure(runtime_version=...)")
+            return decide(
+                runtime_version,
+                track=track,
+                autolog=autolog,
+                mode=mode,
+                runtime_source="configure(runtime_version=...)",
+            )
         return decide(
-            target.runtime, databricks=target.databricks, ml=target.ml, track=track,
-            autolog=autolog, mode=mode,
+            target.runtime,
+            databricks=target.databricks,
+            ml=target.ml,
+            track=track,
+            autolog=autolog,
+            mode=mode,
         )
     except LegacyTrackingError as error:
         return str(error)
@@ -187,14 +199,20 @@ def _call_text(finding: Finding) -> str:
     return f"configure({', '.join(arguments)})"
 
 
-def _configured_decision(target: Target, finding: Finding, flags: Mapping[str, Any]
-                         ) -> Decision | str | None:
+def _configured_decision(
+    target: Target, finding: Finding, flags: Mapping[str, Any]
+) -> Decision | str | None:
     """What a ``configure()`` call decides; ``None`` when the scan cannot read its arguments."""
     details = finding.details
     if details["dynamic"]:
         return None
-    return _decision(target, flags.get(CONF_TRACK), flags.get(CONF_AUTOLOG), details["mode"],
-                     details["runtime_version"])
+    return _decision(
+        target,
+        flags.get(CONF_TRACK),
+        flags.get(CONF_AUTOLOG),
+        details["mode"],
+        details["runtime_version"],
+    )
 
 
 def _covered_fit(
@@ -247,13 +265,9 @@ def _not_covered(cover: Coverage) -> str:
     return ""
 
 
-def _configure_message(
-    finding: Finding, target: Target, flags: Mapping[str, Any]
-) -> str:
+def _configure_message(finding: Finding, target: Target, flags: Mapping[str, Any]) -> str:
     """The message of a ``library_configure`` finding: what the call routes on the target."""
-    without = (
-        "without the library: this line fails (legacy_mllib_tracking is not installed); "
-    )
+    without = "without the library: this line fails (legacy_mllib_tracking is not installed); "
     decision = _configured_decision(target, finding, flags)
     if decision is None:
         return without + (
@@ -314,9 +328,8 @@ def _with(decision: Decision | str, details: Mapping[str, Any] | None = None) ->
     """
     if isinstance(decision, str):
         return f"with it: configure(spark) refuses the notebook's flag: {decision}"
-    logs = (
-        "logs a parent run and one child run per param map under the legacy names"
-        + _names(details)
+    logs = "logs a parent run and one child run per param map under the legacy names" + _names(
+        details
     )
     if decision.mode is Mode.OFF:
         return (
@@ -327,7 +340,10 @@ def _with(decision: Decision | str, details: Mapping[str, Any] | None = None) ->
 
 
 def _tuning_fit(
-    finding: Finding, target: Target, decision: Decision | str, flags: Mapping[str, Any],
+    finding: Finding,
+    target: Target,
+    decision: Decision | str,
+    flags: Mapping[str, Any],
     own_autolog: bool,
 ) -> tuple[Verdict, str]:
     details = finding.details
@@ -347,8 +363,10 @@ def _tuning_fit(
         return Verdict.MIGRATE, f"without the library: {phrase}; {with_it}"
     lost: list[str] = []
     if without is _Without.DATABRICKS_AUTOLOG and details["run_context"] != "none":
-        where = "inside `with mlflow.start_run()`" if details["run_context"] == "with" else (
-            "under a run started in an earlier cell"
+        where = (
+            "inside `with mlflow.start_run()`"
+            if details["run_context"] == "with"
+            else ("under a run started in an earlier cell")
         )
         lost.append(f"{FACTS['exclusive']}, and this fit runs {where}")
     # (a fit that logs nothing at all: how autolog would name its params does not matter)
@@ -357,7 +375,8 @@ def _tuning_fit(
     elif details["estimator"] == "Pipeline":
         renamed = [p["autolog"] for p in details["params"] if p["autolog"] != p["legacy"]]
         lost.append(
-            "autolog logs it, but " + FACTS["pipeline_names"]
+            "autolog logs it, but "
+            + FACTS["pipeline_names"]
             + (f" (here {', '.join(renamed)})" if renamed else "")
         )
     if not lost:
@@ -373,7 +392,10 @@ def _tuning_fit(
 
 
 def _message(
-    finding: Finding, target: Target, decision: Decision | str, flags: Mapping[str, Any],
+    finding: Finding,
+    target: Target,
+    decision: Decision | str,
+    flags: Mapping[str, Any],
     own_autolog: bool,
 ) -> tuple[Verdict | None, str]:
     kind = finding.kind
@@ -394,10 +416,14 @@ def _message(
                 "reads it too"
             )
         routed = (
-            decision if isinstance(decision, str)
+            decision
+            if isinstance(decision, str)
             else f"configure(spark) reads it and routes {decision.mode.value.upper()}"
-            + (f" (set {CONF_TRACK}=true too for the legacy layout)"
-               if decision.mode is Mode.OFF else "")
+            + (
+                f" (set {CONF_TRACK}=true too for the legacy layout)"
+                if decision.mode is Mode.OFF
+                else ""
+            )
         )
         autologging = _without(target, None)[0] is _Without.DATABRICKS_AUTOLOG
         if details["flag"] == CONF_AUTOLOG and autologging:
@@ -533,7 +559,18 @@ def assess(notebook: Notebook, findings: Sequence[Finding], target: Target) -> N
         if verdict is not None and verdict.rank > worst.rank:
             worst = verdict
         # (The constructor, not dataclasses.replace: several times cheaper on large scans.)
-        assessed.append(Finding(finding.kind, finding.cell, finding.line, finding.file_line,
-                                finding.text, finding.executed, finding.details, verdict, message))
+        assessed.append(
+            Finding(
+                finding.kind,
+                finding.cell,
+                finding.line,
+                finding.file_line,
+                finding.text,
+                finding.executed,
+                finding.details,
+                verdict,
+                message,
+            )
+        )
     mode = "legacy" if isinstance(decision, Decision) and decision.mode is Mode.OFF else None
     return NotebookReport(notebook, worst, tuple(assessed), mode)

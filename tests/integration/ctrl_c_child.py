@@ -48,8 +48,12 @@ def main(mode: str, uri: str) -> None:
         raised = type(error).__name__
     timer.cancel()
     statuses = [r.info.status for r in MlflowClient().search_runs([experiment])]
-    print(json.dumps({"raised": raised, "statuses": statuses,
-                      "active": mlflow.active_run() is not None}), flush=True)
+    print(
+        json.dumps(
+            {"raised": raised, "statuses": statuses, "active": mlflow.active_run() is not None}
+        ),
+        flush=True,
+    )
     os._exit(0)  # the interrupted Spark jobs' threads must not hold the process open
 
 

@@ -109,8 +109,8 @@ def assert_contract(
         # the winning values on the parent, under the children's bare names (suffixed per fit)
         suffix = "" if number == 1 else f"_{fit_id}"
         for name in grid:
-            assert parent.params[f"{BEST_PREFIX}{name}{suffix}"] == best[0].params[name], (
-                sorted(parent.params)
+            assert parent.params[f"{BEST_PREFIX}{name}{suffix}"] == best[0].params[name], sorted(
+                parent.params
             )
     best_on_parent = [v for k, v in parent.metrics.items() if k.startswith(BEST_PREFIX + metric)]
     assert sorted(best_on_parent) == pytest.approx(sorted(best_values))

@@ -54,12 +54,24 @@ class MlflowServer:
         log = open(self.root / "server.log", "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "mlflow", "server",
-                "--backend-store-uri", f"sqlite:///{self.root / 'server.db'}",
-                "--default-artifact-root", (self.root / "artifacts").as_uri(),
-                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+                sys.executable,
+                "-m",
+                "mlflow",
+                "server",
+                "--backend-store-uri",
+                f"sqlite:///{self.root / 'server.db'}",
+                "--default-artifact-root",
+                (self.root / "artifacts").as_uri(),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--workers",
+                "1",
             ],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             env={
                 **os.environ,
                 "MLFLOW_TRACKING_URI": "",
@@ -133,9 +145,12 @@ class AuthProxy:
                     self.end_headers()
                     return
                 request = urllib.request.Request(
-                    proxy.target + self.path, data=body, method=self.command,
+                    proxy.target + self.path,
+                    data=body,
+                    method=self.command,
                     headers={
-                        k: v for k, v in self.headers.items()
+                        k: v
+                        for k, v in self.headers.items()
                         if k.lower() not in ("host", "authorization")
                     },
                 )
@@ -245,7 +260,9 @@ class FlakyProxy:
 
             def _send(self, body: bytes | None, reply: bool = True) -> None:
                 request = urllib.request.Request(
-                    proxy.target + self.path, data=body, method=self.command,
+                    proxy.target + self.path,
+                    data=body,
+                    method=self.command,
                     headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
                 )
                 try:
@@ -308,7 +325,12 @@ class FaultProxy:
     KINDS = ("refused", "503-before", "503-after", "slow", "dropped")
 
     def __init__(
-        self, target: str, rate: float, seed: int, *, slow: tuple[float, float] = (0.5, 3.0),
+        self,
+        target: str,
+        rate: float,
+        seed: int,
+        *,
+        slow: tuple[float, float] = (0.5, 3.0),
         refuse_for: tuple[float, float] = (1.0, 3.0),
     ) -> None:
         import collections
@@ -380,7 +402,8 @@ class FaultProxy:
                     response = connection.getresponse()
                     status, payload = response.status, response.read()
                     answer = [
-                        (k, v) for k, v in response.getheaders()
+                        (k, v)
+                        for k, v in response.getheaders()
                         if k.lower() not in ("transfer-encoding", "connection", "content-length")
                     ]
                     connection.close()
@@ -395,7 +418,10 @@ class FaultProxy:
                     self._reply(status, answer, payload)
 
             def _reply(
-                self, status: int, headers: list[tuple[str, str]], payload: bytes,
+                self,
+                status: int,
+                headers: list[tuple[str, str]],
+                payload: bytes,
                 cut: bool = False,
             ) -> None:
                 self.send_response(status)

@@ -235,10 +235,14 @@ def connect_session(workdir: Path) -> Iterator[Any]:
     }
     argv = [
         str(home / "bin" / "spark-submit"),
-        "--class", CONNECT_SERVER_CLASS,
-        "--name", "legacy-mllib-tracking-tests-connect-server",
-        "--master", "local[2]",
-        "--driver-memory", "1g",
+        "--class",
+        CONNECT_SERVER_CLASS,
+        "--name",
+        "legacy-mllib-tracking-tests-connect-server",
+        "--master",
+        "local[2]",
+        "--driver-memory",
+        "1g",
     ]
     for key, value in conf.items():
         argv += ["--conf", f"{key}={value}"]
@@ -284,8 +288,14 @@ def cluster_session(workdir: Path) -> Iterator[Any]:
     master = Daemon(
         "standalone master",
         [
-            str(spark_class), "org.apache.spark.deploy.master.Master",
-            "--host", LOOPBACK, "--port", str(master_port), "--webui-port", str(master_ui),
+            str(spark_class),
+            "org.apache.spark.deploy.master.Master",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(master_port),
+            "--webui-port",
+            str(master_ui),
         ],
         workdir / "master.log",
         env,
@@ -293,10 +303,20 @@ def cluster_session(workdir: Path) -> Iterator[Any]:
     worker = Daemon(
         "standalone worker",
         [
-            str(spark_class), "org.apache.spark.deploy.worker.Worker",
-            "--host", LOOPBACK, "--port", str(worker_port), "--webui-port", str(worker_ui),
-            "--cores", str(CLUSTER_EXECUTORS), "--memory", "2g",
-            "--work-dir", str(workdir / "work"),
+            str(spark_class),
+            "org.apache.spark.deploy.worker.Worker",
+            "--host",
+            LOOPBACK,
+            "--port",
+            str(worker_port),
+            "--webui-port",
+            str(worker_ui),
+            "--cores",
+            str(CLUSTER_EXECUTORS),
+            "--memory",
+            "2g",
+            "--work-dir",
+            str(workdir / "work"),
             master_url,
         ],
         workdir / "worker.log",

@@ -91,7 +91,8 @@ def test_repeated_fit_in_one_run_keeps_both(
     lines = render_tree(layout).splitlines()
     headings = [n for n, line in enumerate(lines) if line.startswith("  fit ")]
     assert [lines[n].split(",")[0] for n in headings] == [
-        f"  fit 1 of 2: {type(first).__name__}", f"  fit 2 of 2: {type(second).__name__}"
+        f"  fit 1 of 2: {type(first).__name__}",
+        f"  fit 2 of 2: {type(second).__name__}",
     ]
     assert lines[headings[1]].endswith(f"fit id {fit_id[:8]}")
     for start, end in ((headings[0], headings[1]), (headings[1], len(lines) - 1)):

@@ -94,7 +94,11 @@ def test_unreachable_server_fit_returns_and_replay_logs_later(
 
 
 def test_deadline_spools_the_rest_and_replay_never_duplicates(
-    spark: Any, server_experiment: str, data: Any, spool_dir: Path, mlflow_server: Any,
+    spark: Any,
+    server_experiment: str,
+    data: Any,
+    spool_dir: Path,
+    mlflow_server: Any,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Logging cut short by the deadline spools the rest; replay adds only the missing children."""
@@ -224,7 +228,12 @@ def test_server_killed_mid_logging_then_restarted(
 @pytest.mark.parametrize("fault", ["killed", "hung"])
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_server_dies_or_hangs_mid_fit_costs_at_most_the_timeout(
-    spark: Any, tracking_uri: str, data: Any, spool_dir: Path, tmp_path: Path, mode: str,
+    spark: Any,
+    tracking_uri: str,
+    data: Any,
+    spool_dir: Path,
+    tmp_path: Path,
+    mode: str,
     fault: str,
 ) -> None:
     """Right after the second child run was created the server is killed (SIGKILL) or hangs
@@ -353,7 +362,8 @@ def test_parallelism_four_and_tuner_in_pipeline_in_tuner(
     )
     outer = CrossValidator(
         estimator=pipeline,
-        estimatorParamMaps=ParamGridBuilder().addGrid(inner.trainRatio, [0.6, 0.7, 0.8, 0.9])
+        estimatorParamMaps=ParamGridBuilder()
+        .addGrid(inner.trainRatio, [0.6, 0.7, 0.8, 0.9])
         .build(),
         evaluator=BinaryClassificationEvaluator(),
         numFolds=2,
@@ -418,9 +428,17 @@ def test_ctrl_c_in_a_fresh_process(tmp_path: Path, mode: str) -> None:
 
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "-m", "tests.integration.ctrl_c_child", mode,
-         f"sqlite:///{tmp_path / 'ctrl-c.db'}"],
-        cwd=root, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "tests.integration.ctrl_c_child",
+            mode,
+            f"sqlite:///{tmp_path / 'ctrl-c.db'}",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
         env={**os.environ, "MLFLOW_TRACKING_URI": ""},
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -480,8 +498,15 @@ def test_mlflow_limits_are_kept_without_losing_data(tracking_uri: str, experimen
         MapInfo(0, {**many, "long": long_value}, {"avg_f1": float("nan")}, "p000=0,..."),
         MapInfo(1, {**many, "long": "short"}, {"avg_f1": float("inf")}, "p000=0,..."),
     )
-    fit = TuningFit("CrossValidator", "pyspark.ml.tuning.CrossValidator",
-                    {"numFolds": "2", "metricName": "f1"}, "avg_f1", True, maps, None)
+    fit = TuningFit(
+        "CrossValidator",
+        "pyspark.ml.tuning.CrossValidator",
+        {"numFolds": "2", "metricName": "f1"},
+        "avg_f1",
+        True,
+        maps,
+        None,
+    )
     client = MlflowClient()
     with mlflow.start_run() as run:
         ctx = _writer.open_fit(client, run, "legacy")
@@ -552,7 +577,11 @@ def test_names_mlflow_rejects_are_mapped_not_dropped(
 @pytest.mark.parametrize("after_forwarding", [False, True], ids=["refused", "done-then-503"])
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
 def test_flaky_server_every_child_logged_exactly_once(
-    spark: Any, server_experiment: str, data: Any, mlflow_server: Any, mode: str,
+    spark: Any,
+    server_experiment: str,
+    data: Any,
+    mlflow_server: Any,
+    mode: str,
     after_forwarding: bool,
 ) -> None:
     """With every third write answered 503 by a proxy, each child is still logged exactly once.

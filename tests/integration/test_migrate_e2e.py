@@ -78,13 +78,19 @@ def _run_python_cells(path: Path, namespace: dict[str, Any]) -> None:
     [
         pytest.param("15.4 ML", "configure(spark)", "autolog", id="15.4-ml"),
         # configure(spark) alone routes OFF on a standard runtime: migrate forces LEGACY.
-        pytest.param("15.4.x-scala2.12", "configure(spark, mode='legacy')", "legacy",
-                     id="15.4-standard"),
+        pytest.param(
+            "15.4.x-scala2.12", "configure(spark, mode='legacy')", "legacy", id="15.4-standard"
+        ),
     ],
 )
 def test_migrated_notebook_logs_the_legacy_layout_on_15_4(
-    spark: Any, experiment: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    target: str, call: str, mode: str,
+    spark: Any,
+    experiment: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    target: str,
+    call: str,
+    mode: str,
 ) -> None:
     """The notebook scans as ``migrate`` for the target; ``migrate --write`` inserts the call the
     scan names, after which it scans ``ok``; its cells, run in order on that runtime
@@ -98,10 +104,14 @@ def test_migrated_notebook_logs_the_legacy_layout_on_15_4(
     assert main(["migrate", "--write", "--target", target, str(path)]) == 0
     capsys.readouterr()
     migrated = path.read_text()
-    assert migrated.replace(
-        f"# COMMAND ----------\n\nfrom legacy_mllib_tracking import configure\n{call}\n\n",
-        "", 1,
-    ) == OLD_NOTEBOOK
+    assert (
+        migrated.replace(
+            f"# COMMAND ----------\n\nfrom legacy_mllib_tracking import configure\n{call}\n\n",
+            "",
+            1,
+        )
+        == OLD_NOTEBOOK
+    )
     (report,) = scan([path], target=target).notebooks()
     assert report.verdict is Verdict.OK
 
@@ -117,6 +127,9 @@ def test_migrated_notebook_logs_the_legacy_layout_on_15_4(
         filter_string=f"params.maxBins = '8' and tags.`{TAG_PARENT_RUN_ID}` = '{run_id}'",
     )
     assert len(children) == 2
-    assert mlflow.search_runs(
-        experiment_ids=[experiment], filter_string="params.maxBins = '8'"
-    ).shape[0] == 2
+    assert (
+        mlflow.search_runs(experiment_ids=[experiment], filter_string="params.maxBins = '8'").shape[
+            0
+        ]
+        == 2
+    )

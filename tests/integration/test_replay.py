@@ -41,8 +41,13 @@ def _store(path: Path) -> str:
 
 
 def _spool(
-    folder: Path, *, version: int, uri: str, experiment_id: str | None = None,
-    experiment_name: str | None = None, children: int = 3,
+    folder: Path,
+    *,
+    version: int,
+    uri: str,
+    experiment_id: str | None = None,
+    experiment_name: str | None = None,
+    children: int = 3,
 ) -> tuple[Path, str]:
     """Write a spool file of ``version`` as a fit whose store was down from the start writes it
     (no parent run yet); return its path and fit id. Version 1 has no ``experiment_name``."""
@@ -104,8 +109,9 @@ def test_replay_logs_into_the_store_the_file_records_not_the_environments(
     recorded = _store(tmp_path / "fit-store.db")
     experiment = MlflowClient(tracking_uri=recorded).create_experiment("the-fits")
     folder = tmp_path / "spool"
-    _, fit_id = _spool(folder, version=2, uri=recorded, experiment_id=experiment,
-                       experiment_name="the-fits")
+    _, fit_id = _spool(
+        folder, version=2, uri=recorded, experiment_id=experiment, experiment_name="the-fits"
+    )
     assert os.environ["MLFLOW_TRACKING_URI"] == tracking_uri  # the environment names another
     assert main(["replay", str(folder)]) == 0
     out = capsys.readouterr().out
@@ -194,8 +200,9 @@ def test_replay_creates_the_fits_experiment_by_name_when_the_parent_was_never_cr
     existing = client.create_experiment("already-there")
     folder = tmp_path / "spool"
     _, new_fit = _spool(folder, version=2, uri=uri, experiment_name="from-env-name")
-    _, old_fit = _spool(folder, version=2, uri=uri, experiment_id="987654",
-                        experiment_name="already-there")
+    _, old_fit = _spool(
+        folder, version=2, uri=uri, experiment_id="987654", experiment_name="already-there"
+    )
     assert main(["replay", str(folder)]) == 0
     assert "experiment 'from-env-name' created" in capsys.readouterr().out
     created = client.get_experiment_by_name("from-env-name")
@@ -258,7 +265,11 @@ def _ours(caught: list[warnings.WarningMessage]) -> list[str]:
 
 
 def test_credentials_in_the_uri_reach_an_authenticating_server(
-    spark: Any, data: Any, mlflow_server: Any, server_experiment_id: str, spool_dir: Path,
+    spark: Any,
+    data: Any,
+    mlflow_server: Any,
+    server_experiment_id: str,
+    spool_dir: Path,
 ) -> None:
     """user:password@ in the URI passes the probe and the fit is tracked, nothing spooled."""
     with AuthProxy(mlflow_server.uri, user=USER, password=PASSWORD) as proxy:
@@ -275,8 +286,13 @@ def test_credentials_in_the_uri_reach_an_authenticating_server(
 
 
 def test_refused_credentials_warn_as_refused_and_replay_with_env_credentials(
-    spark: Any, data: Any, mlflow_server: Any, server_experiment_id: str, spool_dir: Path,
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    spark: Any,
+    data: Any,
+    mlflow_server: Any,
+    server_experiment_id: str,
+    spool_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A 401 from /health is named as refused credentials, the layout spooled without the
     password; replay with MLFLOW_TRACKING_USERNAME/PASSWORD logs it through the same server."""
@@ -306,7 +322,11 @@ def test_refused_credentials_warn_as_refused_and_replay_with_env_credentials(
 
 
 def test_the_warnings_replay_command_runs_as_printed_into_the_fits_store_and_experiment(
-    spark: Any, data: Any, mlflow_server: Any, tracking_uri: str, tmp_path: Path,
+    spark: Any,
+    data: Any,
+    mlflow_server: Any,
+    tracking_uri: str,
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A fit against a server that is down prints a command; run by a shell once the server is
@@ -345,8 +365,14 @@ def test_the_warnings_replay_command_runs_as_printed_into_the_fits_store_and_exp
     }
     with AuthProxy(mlflow_server.uri, user=USER, password=PASSWORD, port=port):
         result = subprocess.run(
-            command, shell=True, capture_output=True, text=True, env=env, cwd=tmp_path,
-            timeout=300, check=False,
+            command,
+            shell=True,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tmp_path,
+            timeout=300,
+            check=False,
         )
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"at http://127.0.0.1:{port} (recorded in the file)" in result.stdout
@@ -398,9 +424,19 @@ def test_tree_into_a_closed_pipe_ends_quietly(
     """`tree ID --json | head -2` over a real pipe: no traceback, exit 0 or 141."""
     parent, _ = small_tree
     writer = subprocess.Popen(
-        [sys.executable, "-m", "legacy_mllib_tracking", "tree", parent, "--json",
-         "--tracking-uri", tracking_uri],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "legacy_mllib_tracking",
+            "tree",
+            parent,
+            "--json",
+            "--tracking-uri",
+            tracking_uri,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
     )
     assert writer.stdout is not None and writer.stderr is not None
     reader = subprocess.Popen(["head", "-2"], stdin=writer.stdout, stdout=subprocess.PIPE)

@@ -82,6 +82,7 @@ def test_every_tag_the_library_writes_is_in_the_readme(
     assert created is not None and created.info.run_id != run.info.run_id
     tags = seen_tags(run.info.run_id) | seen_tags(created.info.run_id)
     assert undocumented(tags) == []
-    ours = {pattern for pattern, _ in documented_tags()
-            if pattern.startswith("legacy_mllib_tracking.")}
+    ours = {
+        pattern for pattern, _ in documented_tags() if pattern.startswith("legacy_mllib_tracking.")
+    }
     assert ours <= {name for name, _ in tags}, ours - {name for name, _ in tags}

@@ -66,9 +66,19 @@ def test_ui_serves_on_loopback_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
     log = open(tmp_path / "ui.log", "wb")  # noqa: SIM115 - closed below
     # Its own session stands in for a terminal: Ctrl-C signals the whole foreground group.
     command = subprocess.Popen(
-        [sys.executable, "-m", "legacy_mllib_tracking", "ui", "--tracking-uri", uri,
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "legacy_mllib_tracking",
+            "ui",
+            "--tracking-uri",
+            uri,
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
         env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
     )
     try:
@@ -96,7 +106,8 @@ def test_ui_serves_on_loopback_and_ctrl_c_leaves_no_process(tmp_path: Path) -> N
         log.close()
     time.sleep(0.5)  # let the kernel reap what the command's children reaped
     left = {
-        pid: info for pid, info in _processes().items()
+        pid: info
+        for pid, info in _processes().items()
         if (pid in started or info[1] in sessions) and info[2] != "Z"
     }
     assert left == {}, (tmp_path / "ui.log").read_text()[-2000:]

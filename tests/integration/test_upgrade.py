@@ -201,9 +201,7 @@ def test_layout(tuning_layouts):
 """
 
 
-def test_plugin_fails_when_only_one_runtime_ran(
-    pytester: pytest.Pytester, tmp_path: Path
-) -> None:
+def test_plugin_fails_when_only_one_runtime_ran(pytester: pytest.Pytester, tmp_path: Path) -> None:
     """assert_all_same with one runtime selected (-k 15.4) fails saying nothing was compared;
     with both runtimes selected the same test passes."""
     pytester.makepyfile(test_upgrade_example=ONE_RUNTIME_TEST)

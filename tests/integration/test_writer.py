@@ -123,9 +123,7 @@ class Server:
         with self.lock:
             self.requests.append((path, payload))
             self.in_flight[path] = self.in_flight.get(path, 0) + 1
-            self.most_in_flight[path] = max(
-                self.most_in_flight.get(path, 0), self.in_flight[path]
-            )
+            self.most_in_flight[path] = max(self.most_in_flight.get(path, 0), self.in_flight[path])
         try:
             fault = self.hook(path, payload) if self.hook is not None else None
             if fault is not None:
@@ -569,8 +567,9 @@ def test_fit_number_counts_only_the_tuning_fits_this_library_logged() -> None:
         (frozenset({"legacy_mllib_tracking.mode", f"legacy_mllib_tracking.mode_{uuid}"}), 3),
     ]
     for tags, number in fits:
-        ctx = FitContext(client=None, parent_run_id="p", experiment_id="0", mode="legacy",
-                         taken_tags=tags)
+        ctx = FitContext(
+            client=None, parent_run_id="p", experiment_id="0", mode="legacy", taken_tags=tags
+        )
         assert ctx.fit_number == number, tags
         expected = "maxDepth=5" if number == 1 else f"fit {number}: maxDepth=5"
         assert ctx.child_run_name("maxDepth=5") == expected

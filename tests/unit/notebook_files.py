@@ -50,19 +50,26 @@ def ipynb_document(
     outputs: Sequence[Any] = (),
 ) -> dict[str, Any]:
     """An nbformat 4 document; ``cells`` are ``(cell_type, source)``; outputs on code cells."""
-    metadata: dict[str, Any] = {"kernelspec": {"name": "python3", "language": "python",
-                                               "display_name": "Python 3"}}
+    metadata: dict[str, Any] = {
+        "kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"}
+    }
     if language is not None:
         metadata["application/vnd.databricks.v1+notebook"] = {
-            "language": language, "notebookName": "nb",
+            "language": language,
+            "notebookName": "nb",
         }
     return {
         "nbformat": 4,
         "nbformat_minor": 5,
         "metadata": metadata,
         "cells": [
-            {"cell_type": kind, "metadata": {}, "source": source, "id": f"c{i}",
-             **({"outputs": list(outputs), "execution_count": None} if kind == "code" else {})}
+            {
+                "cell_type": kind,
+                "metadata": {},
+                "source": source,
+                "id": f"c{i}",
+                **({"outputs": list(outputs), "execution_count": None} if kind == "code" else {}),
+            }
             for i, (kind, source) in enumerate(cells)
         ],
     }
@@ -75,7 +82,10 @@ def write_ipynb(path: Path, cells: Sequence[tuple[str, str | list[str]]], **opti
 
 
 def notebook_v1(
-    name: str, commands: Sequence[tuple[float, str]], *, language: str = "python",
+    name: str,
+    commands: Sequence[tuple[float, str]],
+    *,
+    language: str = "python",
     orig_id: int | None = None,
 ) -> dict[str, Any]:
     """A ``NotebookV1`` object; ``commands`` are ``(position, text)`` in stored (array) order."""
@@ -85,17 +95,23 @@ def notebook_v1(
         "name": name,
         "language": language,
         "commands": [
-            {"version": "CommandV1", "origId": i, "guid": f"g{i}", "subtype": "command",
-             "commandType": "auto", "position": position, "command": text,
-             "commandTitle": "", "results": {"data": "mlflow.start_run() logged 3 runs"}}
+            {
+                "version": "CommandV1",
+                "origId": i,
+                "guid": f"g{i}",
+                "subtype": "command",
+                "commandType": "auto",
+                "position": position,
+                "command": text,
+                "commandTitle": "",
+                "results": {"data": "mlflow.start_run() logged 3 runs"},
+            }
             for i, (position, text) in enumerate(commands)
         ],
     }
 
 
-def write_dbc(
-    path: Path, entries: Mapping[str, Any], *, manifest: bool = True
-) -> Path:
+def write_dbc(path: Path, entries: Mapping[str, Any], *, manifest: bool = True) -> Path:
     """Write a ``.dbc`` archive: each entry's value is JSON-dumped (a str is written as is)."""
     with zipfile.ZipFile(path, "w") as archive:
         if manifest:

@@ -253,10 +253,12 @@ def _row_indices(text: str) -> list[int]:
         pytest.param("f1", [0.6, 0.5, 0.9, 0.7], 2, [2, 3, 0, 1], id="tvs-larger-is-better"),
         pytest.param("avg_rmse", [0.5, 0.2, 0.9], 1, [1, 0, 2], id="cv-smaller-is-better"),
         pytest.param("rmse", [0.3, 0.8, 0.1, 0.4], 2, [2, 0, 3, 1], id="tvs-smaller-is-better"),
-        pytest.param("avg_rmse", [math.nan, 0.5, 0.2], 2, [2, 1, 0],
-                     id="smaller-is-better-nan-first"),
-        pytest.param("avg_areaUnderROC", [0.8, math.nan, 0.9], 2, [2, 0, 1],
-                     id="larger-is-better-nan-last"),
+        pytest.param(
+            "avg_rmse", [math.nan, 0.5, 0.2], 2, [2, 1, 0], id="smaller-is-better-nan-first"
+        ),
+        pytest.param(
+            "avg_areaUnderROC", [0.8, math.nan, 0.9], 2, [2, 0, 1], id="larger-is-better-nan-last"
+        ),
     ],
 )
 def test_render_tree_lists_the_marked_best_child_first_then_best_first(
@@ -328,14 +330,20 @@ CLI_ERRORS = [
     pytest.param(["diff", "a", "b", "--metric-tolerance", "-1"], "'-1'", id="tolerance-negative"),
     pytest.param(["diff", "a", "b", "--metric-tolerance", "nan"], "'nan'", id="tolerance-nan"),
     pytest.param(["diff", "a", "b", "--metric-tolerance", "inf"], "'inf'", id="tolerance-inf"),
-    pytest.param(["tree", "abc", "--tracking-uri", "foo://bar"], "'foo://bar'",
-                 id="tree-bad-uri-scheme"),
-    pytest.param(["diff", "a", "b", "--tracking-uri", "foo://bar"], "'foo://bar'",
-                 id="diff-bad-uri-scheme"),
-    pytest.param(["replay", ".", "--tracking-uri", "foo://bar"], "'foo://bar'",
-                 id="replay-bad-uri-scheme"),
-    pytest.param(["tree", "abc", "--tracking-uri", "http://u:pw-123@127.0.0.1:1"],
-                 "127.0.0.1:1", id="tree-server-down"),
+    pytest.param(
+        ["tree", "abc", "--tracking-uri", "foo://bar"], "'foo://bar'", id="tree-bad-uri-scheme"
+    ),
+    pytest.param(
+        ["diff", "a", "b", "--tracking-uri", "foo://bar"], "'foo://bar'", id="diff-bad-uri-scheme"
+    ),
+    pytest.param(
+        ["replay", ".", "--tracking-uri", "foo://bar"], "'foo://bar'", id="replay-bad-uri-scheme"
+    ),
+    pytest.param(
+        ["tree", "abc", "--tracking-uri", "http://u:pw-123@127.0.0.1:1"],
+        "127.0.0.1:1",
+        id="tree-server-down",
+    ),
     pytest.param(["tree"], "RUN_ID", id="tree-without-run-id"),
     pytest.param(["nonsense"], "'nonsense'", id="unknown-command"),
     pytest.param(["demo", "--runtime", "banana"], "'banana'", id="demo-bad-runtime"),
@@ -365,7 +373,12 @@ def test_read_only_commands_refuse_a_store_that_does_not_exist(
     typo = tmp_path / "typo" / "mlflow.db"
     args = {"tree": ["abc"], "diff": ["a", "b"], "replay": [str(tmp_path)]}[command]
     result = run_python(
-        "-m", "legacy_mllib_tracking", command, *args, "--tracking-uri", f"sqlite:///{typo}",
+        "-m",
+        "legacy_mllib_tracking",
+        command,
+        *args,
+        "--tracking-uri",
+        f"sqlite:///{typo}",
         cwd=tmp_path,
     )
     assert result.returncode == 2, result.stderr
@@ -382,8 +395,13 @@ def test_tree_without_tracking_uri_does_not_create_mlflow_db(tmp_path: Path) -> 
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     result = subprocess.run(
-        [sys.executable, "-m", "legacy_mllib_tracking", "tree", "abc"], capture_output=True,
-        text=True, cwd=tmp_path, env=env, timeout=60, check=False,
+        [sys.executable, "-m", "legacy_mllib_tracking", "tree", "abc"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "does not exist" in result.stderr
@@ -407,7 +425,11 @@ def test_demo_against_a_dead_server_fails_at_once_in_one_line(tmp_path: Path) ->
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     result = run_python(
-        "-m", "legacy_mllib_tracking", "demo", "--tracking-uri", f"http://127.0.0.1:{port}",
+        "-m",
+        "legacy_mllib_tracking",
+        "demo",
+        "--tracking-uri",
+        f"http://127.0.0.1:{port}",
         cwd=tmp_path,
     )
     assert result.returncode == 2, result.stderr
@@ -425,14 +447,19 @@ def _two_fits(*, earlier_version: bool) -> RunLayout:
     Grid order is maxDepth, then maxBins. ``earlier_version``: tags as version 0.1.0 wrote them
     (map_index, fit_id, tuned_params sorted by name)."""
     parent = RunView(
-        "p" * 32, "p", "FINISHED", {"estimator": "DecisionTreeClassifier"}, {},
+        "p" * 32,
+        "p",
+        "FINISHED",
+        {"estimator": "DecisionTreeClassifier"},
+        {},
         {
             TAG_ESTIMATOR_NAME: "CrossValidator",
             f"{TAG_ESTIMATOR_NAME}_{F2}": "TrainValidationSplit",
             TAG_LARGER_IS_BETTER: "true",
             f"{TAG_LARGER_IS_BETTER}_{F2}": "false",
         },
-        1_000, 9_000,
+        1_000,
+        9_000,
     )
     children = []
     for fit, metric, values, best, end in (
@@ -442,16 +469,27 @@ def _two_fits(*, earlier_version: bool) -> RunLayout:
         for index, value in enumerate(values):
             names = ["maxDepth", "maxBins"]
             if earlier_version:
-                tags = {TAG_MAP_INDEX: str(index), TAG_FIT_ID: fit,
-                        TAG_TUNED_PARAMS: json.dumps(sorted(names))}
+                tags = {
+                    TAG_MAP_INDEX: str(index),
+                    TAG_FIT_ID: fit,
+                    TAG_TUNED_PARAMS: json.dumps(sorted(names)),
+                }
             else:
                 tags = {TAG_CHILD_KEY: f"{fit}:{index}", TAG_TUNED_PARAMS: json.dumps(names)}
             if index == best:
                 tags[TAG_BEST] = "true"
-            children.append(RunView(
-                f"{fit[0]}{index}" + "0" * 30, f"c{index}", "FINISHED",
-                {"maxBins": "32", "maxDepth": str(index + 2)}, {metric: value}, tags, 1_000, end,
-            ))
+            children.append(
+                RunView(
+                    f"{fit[0]}{index}" + "0" * 30,
+                    f"c{index}",
+                    "FINISHED",
+                    {"maxBins": "32", "maxDepth": str(index + 2)},
+                    {metric: value},
+                    tags,
+                    1_000,
+                    end,
+                )
+            )
     return RunLayout(parent, tuple(children))
 
 
@@ -486,18 +524,26 @@ def test_render_tree_shows_tuned_params_in_the_grids_order() -> None:
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        pytest.param(["--tracking-uri", "sqlite:////nonexistent/mlflow.db"],
-                     "no MLflow store at 'sqlite:////nonexistent/mlflow.db'", id="no-store"),
-        pytest.param(["--tracking-uri", "http://127.0.0.1:5000"], "serves its own UI",
-                     id="a-server"),
+        pytest.param(
+            ["--tracking-uri", "sqlite:////nonexistent/mlflow.db"],
+            "no MLflow store at 'sqlite:////nonexistent/mlflow.db'",
+            id="no-store",
+        ),
+        pytest.param(
+            ["--tracking-uri", "http://127.0.0.1:5000"], "serves its own UI", id="a-server"
+        ),
         pytest.param([], "no MLflow store at 'sqlite:///", id="no-demo-store-here"),
         pytest.param(["--tracking-uri", "foo://bar"], "is not a sqlite store", id="foo-scheme"),
-        pytest.param(["--tracking-uri", "file:///tmp/nope/mlruns"], "is not a sqlite store",
-                     id="file-store"),
+        pytest.param(
+            ["--tracking-uri", "file:///tmp/nope/mlruns"], "is not a sqlite store", id="file-store"
+        ),
     ],
 )
 def test_ui_bad_store_exits_2_with_one_line(
-    argv: list[str], expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    expected: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """``ui`` without a store to show exits 2 with one line naming the URI and what to do."""
@@ -536,7 +582,10 @@ def test_the_demos_ui_command_runs_as_printed(tmp_path: Path) -> None:
     command = ui_command(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path)
     assert command.endswith(" ui"), command
     done = subprocess.run(
-        [*shlex.split(command), "--help"], cwd=tmp_path, capture_output=True, text=True,
+        [*shlex.split(command), "--help"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert done.returncode == 0, done.stderr

@@ -333,10 +333,12 @@ BAD_AUTOLOG_VALUES = [
     pytest.param({"log_datasets": 0}, "'log_datasets'", "bool", id="bool-option-given-an-int"),
     pytest.param({"silent": None}, "'silent'", "bool", id="bool-option-given-none"),
     pytest.param({"extra_tags": "team=a"}, "'extra_tags'", "dict", id="extra-tags-a-string"),
-    pytest.param({"registered_model_name": 3}, "'registered_model_name'", "str",
-                 id="model-name-an-int"),
-    pytest.param({"log_model_allowlist": [1]}, "'log_model_allowlist'", "list",
-                 id="allowlist-of-ints"),
+    pytest.param(
+        {"registered_model_name": 3}, "'registered_model_name'", "str", id="model-name-an-int"
+    ),
+    pytest.param(
+        {"log_model_allowlist": [1]}, "'log_model_allowlist'", "list", id="allowlist-of-ints"
+    ),
 ]
 
 
@@ -371,7 +373,10 @@ def test_notebook_errors_are_the_same_classes_everywhere_they_are_importable() -
     import legacy_mllib_tracking
     from legacy_mllib_tracking import notebooks
 
-    assert notebooks.NotebookReadError is legacy_mllib_tracking.NotebookReadError is (
-        NotebookReadError)
+    assert (
+        notebooks.NotebookReadError
+        is legacy_mllib_tracking.NotebookReadError
+        is (NotebookReadError)
+    )
     assert notebooks.RewriteError is legacy_mllib_tracking.RewriteError is RewriteError
     assert NotebookReadError.__module__ == RewriteError.__module__ == "legacy_mllib_tracking.errors"

@@ -25,9 +25,11 @@ def http_request() -> Iterator[Any]:
     patches = PatchSet()
     _compat.install_http_budget(patches)
     try:
+
         def call(host: str, **kwargs: Any) -> Any:
-            return rest_utils.http_request(MlflowHostCreds(host), "/api/2.0/mlflow/x", "GET",
-                                           **kwargs)
+            return rest_utils.http_request(
+                MlflowHostCreds(host), "/api/2.0/mlflow/x", "GET", **kwargs
+            )
 
         yield call
     finally:

@@ -143,8 +143,12 @@ def test_simulate_runtime_rejects_what_it_cannot_do(monkeypatch: pytest.MonkeyPa
             pass
 
 
-def _with(layout: RunLayout, *, parent_params: dict[str, str] | None = None,
-          tuned: list[str] | None = None) -> RunLayout:
+def _with(
+    layout: RunLayout,
+    *,
+    parent_params: dict[str, str] | None = None,
+    tuned: list[str] | None = None,
+) -> RunLayout:
     """``layout`` with extra parent params and/or the children's tuned_params tag replaced."""
     parent = layout.parent
     if parent_params:
@@ -163,11 +167,14 @@ def test_contract_compares_the_winning_values_on_the_parent() -> None:
     best_<Stage.param> is not."""
     winner = {"best_maxDepth": "5", "best_maxBins": "8"}
     a = _with(_layout("legacy"), parent_params=winner)
-    b = _with(_layout("autolog", extra=True), parent_params={
-        **winner, "best_DecisionTreeClassifier.maxDepth": "5"})
+    b = _with(
+        _layout("autolog", extra=True),
+        parent_params={**winner, "best_DecisionTreeClassifier.maxDepth": "5"},
+    )
     assert diff_layouts(a, b) == []
     assert diff_layouts(a, _layout("legacy")) == [
-        "parent params: 'best_maxBins' only in A", "parent params: 'best_maxDepth' only in A"
+        "parent params: 'best_maxBins' only in A",
+        "parent params: 'best_maxDepth' only in A",
     ]
     other = _with(_layout("legacy"), parent_params={**winner, "best_maxDepth": "3"})
     assert diff_layouts(a, other) == ["parent params: 'best_maxDepth' is '5' in A, '3' in B"]
@@ -183,5 +190,6 @@ def test_children_match_in_any_order_and_are_named_in_the_grids_order() -> None:
     diff = diff_layouts(_with(_layout("legacy"), tuned=grid), _layout("legacy", depth="7"))
     assert "child {maxDepth=5,maxBins=8}: only in A" in diff
     assert normalize_layout(_with(_layout("legacy"), tuned=grid)).children[0].key == (
-        ("maxDepth", "3"), ("maxBins", "8")
+        ("maxDepth", "3"),
+        ("maxBins", "8"),
     )

@@ -54,19 +54,58 @@ def _ipynb() -> bytes:
 
 def _dbc() -> bytes:
     commands = [
-        {"version": "CommandV1", "origId": 11, "guid": "g-fit", "command": FIT, "position": 4.0,
-         "subtype": "command", "commandTitle": ""},
-        {"version": "CommandV1", "origId": 12, "guid": "g-md", "command": "%md\n# Churn",
-         "position": 1.0, "subtype": "command", "commandTitle": ""},
-        {"version": "CommandV1", "origId": 13, "guid": "g-imp", "command": IMPORTS,
-         "position": 2.0, "subtype": "command", "commandTitle": ""},
-        {"version": "CommandV1", "origId": 14, "guid": "g-cv", "command": TUNER,
-         "position": 3.0, "subtype": "command", "commandTitle": ""},
+        {
+            "version": "CommandV1",
+            "origId": 11,
+            "guid": "g-fit",
+            "command": FIT,
+            "position": 4.0,
+            "subtype": "command",
+            "commandTitle": "",
+        },
+        {
+            "version": "CommandV1",
+            "origId": 12,
+            "guid": "g-md",
+            "command": "%md\n# Churn",
+            "position": 1.0,
+            "subtype": "command",
+            "commandTitle": "",
+        },
+        {
+            "version": "CommandV1",
+            "origId": 13,
+            "guid": "g-imp",
+            "command": IMPORTS,
+            "position": 2.0,
+            "subtype": "command",
+            "commandTitle": "",
+        },
+        {
+            "version": "CommandV1",
+            "origId": 14,
+            "guid": "g-cv",
+            "command": TUNER,
+            "position": 3.0,
+            "subtype": "command",
+            "commandTitle": "",
+        },
     ]
-    notebook = {"version": "NotebookV1", "origId": 10, "name": "churn", "language": "python",
-                "commands": commands, "guid": "nb"}
-    plain = {"version": "NotebookV1", "origId": 20, "name": "plain", "language": "python",
-             "commands": [{"version": "CommandV1", "command": "print(1)", "position": 1.0}]}
+    notebook = {
+        "version": "NotebookV1",
+        "origId": 10,
+        "name": "churn",
+        "language": "python",
+        "commands": commands,
+        "guid": "nb",
+    }
+    plain = {
+        "version": "NotebookV1",
+        "origId": 20,
+        "name": "plain",
+        "language": "python",
+        "commands": [{"version": "CommandV1", "command": "print(1)", "position": 1.0}],
+    }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("Team/plain.python", json.dumps(plain))
@@ -80,7 +119,8 @@ SCRIPT = (
     "if __name__ == '__main__':\n"
     "    session = SparkSession.builder.appName('churn').getOrCreate()\n"
     "    train = session.read.parquet('train')\n"
-    + "\n".join("    " + line for line in (TUNER + "\n" + FIT).split("\n")) + "\n"
+    + "\n".join("    " + line for line in (TUNER + "\n" + FIT).split("\n"))
+    + "\n"
 ).encode("utf-8")
 
 
@@ -96,8 +136,9 @@ def tree(tmp_path: Path) -> Path:
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 def test_dry_run_prints_diffs_and_changes_nothing(
@@ -133,11 +174,14 @@ def test_write_then_a_second_run_changes_nothing(
     dbc = next(n for n in read_file(tree / "workspace.dbc")[1] if n.name == "Team/churn.python")
     assert [c.source for c in dbc.cells][1] == CONFIGURE
     with zipfile.ZipFile(tree / "workspace.dbc") as archive:
-        assert archive.read("Team/plain.python") == zipfile.ZipFile(
-            io.BytesIO(_dbc())).read("Team/plain.python")
-    assert "    session = SparkSession.builder.appName('churn').getOrCreate()\n" \
-           "    from legacy_mllib_tracking import configure\n" \
-           "    configure(session)\n" in (tree / "train.py").read_text()
+        assert archive.read("Team/plain.python") == zipfile.ZipFile(io.BytesIO(_dbc())).read(
+            "Team/plain.python"
+        )
+    assert (
+        "    session = SparkSession.builder.appName('churn').getOrCreate()\n"
+        "    from legacy_mllib_tracking import configure\n"
+        "    configure(session)\n" in (tree / "train.py").read_text()
+    )
     capsys.readouterr()
 
     assert main(["migrate", "--write", str(tree)]) == 0
@@ -151,7 +195,7 @@ def test_write_then_a_second_run_changes_nothing(
 def test_result_api_outcomes(tree: Path) -> None:
     """The Python API returns each notebook's outcome; ok notebooks are untouched."""
     result = migrate([tree], target="oss")
-    outcomes = {n.location[len(str(tree)) + 1:]: n.outcome for n in result.notebooks()}
+    outcomes = {n.location[len(str(tree)) + 1 :]: n.outcome for n in result.notebooks()}
     assert outcomes == {
         "churn.ipynb": Outcome.CHANGED,
         "churn.py": Outcome.CHANGED,
@@ -224,7 +268,10 @@ def test_read_only_and_bad_archive_left_alone_rest_done(
     assert str(broken) in errors[1]
     assert "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "a_locked.py", "b_broken.dbc", "c_fine.py"]
+        "a_locked.py",
+        "b_broken.dbc",
+        "c_fine.py",
+    ]
 
 
 def test_html_export_is_never_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -232,12 +279,21 @@ def test_html_export_is_never_written(tmp_path: Path, capsys: pytest.CaptureFixt
     import base64
     from urllib.parse import quote
 
-    model = {"version": "NotebookV1", "name": "churn", "language": "python", "commands": [
-        {"command": IMPORTS, "position": 1.0}, {"command": TUNER, "position": 2.0},
-        {"command": FIT, "position": 3.0}]}
+    model = {
+        "version": "NotebookV1",
+        "name": "churn",
+        "language": "python",
+        "commands": [
+            {"command": IMPORTS, "position": 1.0},
+            {"command": TUNER, "position": 2.0},
+            {"command": FIT, "position": 3.0},
+        ],
+    }
     encoded = base64.b64encode(quote(json.dumps(model)).encode()).decode()
-    html = (f'<html><head><meta name="databricks-html-version" content="1"></head><body>'
-            f"<script>var __DATABRICKS_NOTEBOOK_MODEL = '{encoded}';</script></body></html>")
+    html = (
+        f'<html><head><meta name="databricks-html-version" content="1"></head><body>'
+        f"<script>var __DATABRICKS_NOTEBOOK_MODEL = '{encoded}';</script></body></html>"
+    )
     path = tmp_path / "churn.html"
     path.write_text(html)
     assert main(["migrate", "--write", str(path)]) == 1
@@ -285,8 +341,12 @@ def test_write_refused_when_the_result_does_not_read_back(tmp_path: Path) -> Non
     file = scan_file(path, "oss")
     plans = [plan_notebook(report) for report in file.notebooks]
     with pytest.raises(RewriteError, match="does not read back with 5 cells"):
-        _write_atomically(path, SOURCE, SOURCE.replace(b"# COMMAND", b"# COMMENT"),
-                          check=lambda temp: _reads_back(temp, file, plans))
+        _write_atomically(
+            path,
+            SOURCE,
+            SOURCE.replace(b"# COMMAND", b"# COMMENT"),
+            check=lambda temp: _reads_back(temp, file, plans),
+        )
     assert path.read_bytes() == SOURCE
     assert os.listdir(tmp_path) == ["churn.py"]
 
@@ -300,10 +360,18 @@ def _archive(entries: dict[str, object]) -> bytes:
 
 
 def _churn_v1(name: str = "churn") -> dict[str, object]:
-    commands = [{"version": "CommandV1", "command": text, "position": float(i + 1)}
-                for i, text in enumerate(["%md\n# Churn", IMPORTS, TUNER, FIT])]
-    return {"version": "NotebookV1", "origId": 10, "guid": "nb", "name": name,
-            "language": "python", "commands": commands}
+    commands = [
+        {"version": "CommandV1", "command": text, "position": float(i + 1)}
+        for i, text in enumerate(["%md\n# Churn", IMPORTS, TUNER, FIT])
+    ]
+    return {
+        "version": "NotebookV1",
+        "origId": 10,
+        "guid": "nb",
+        "name": name,
+        "language": "python",
+        "commands": commands,
+    }
 
 
 def test_dbc_copies_in_folder_entries_get_the_same_cell(
@@ -317,20 +385,33 @@ def test_dbc_copies_in_folder_entries_get_the_same_cell(
     assert main(["migrate", "--write", str(path)]) == 0
     out, _ = capsys.readouterr()
     added = [line for line in out.splitlines() if line.startswith("+") and "+++" not in line]
-    assert sorted(added) == sorted(["+from legacy_mllib_tracking import configure",
-                                    "+configure(spark)", "+", "+# COMMAND ----------", "+"] * 2)
+    assert sorted(added) == sorted(
+        [
+            "+from legacy_mllib_tracking import configure",
+            "+configure(spark)",
+            "+",
+            "+# COMMAND ----------",
+            "+",
+        ]
+        * 2
+    )
     assert [line for line in out.splitlines() if line.startswith("-") and "---" not in line] == []
     with zipfile.ZipFile(path) as archive:
-        for model in (json.loads(archive.read("Team/churn.python")),
-                      json.loads(archive.read("Team.dbc-folder"))["children"][0]):
+        for model in (
+            json.loads(archive.read("Team/churn.python")),
+            json.loads(archive.read("Team.dbc-folder"))["children"][0],
+        ):
             texts = [c["command"] for c in sorted(model["commands"], key=lambda c: c["position"])]
             assert texts[1] == CONFIGURE
 
 
 def test_dbc_notebook_only_in_a_folder_entry(tmp_path: Path) -> None:
     """A notebook found only inside a folder entry is rewritten there."""
-    folder = {"version": "FolderV1", "name": "Team", "children": [
-        {"version": "FolderV1", "name": "Sub", "children": [_churn_v1()]}]}
+    folder = {
+        "version": "FolderV1",
+        "name": "Team",
+        "children": [{"version": "FolderV1", "name": "Sub", "children": [_churn_v1()]}],
+    }
     path = tmp_path / "ws.dbc"
     path.write_bytes(_archive({"Team.dbc-folder": folder}))
     assert main(["migrate", "--write", str(path)]) == 0
@@ -349,7 +430,9 @@ def test_reader_leaving_the_pipe_does_not_stop_a_write(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     process = subprocess.Popen(
         [sys.executable, "-m", "legacy_mllib_tracking", "migrate", "--write", str(tmp_path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=repo,
         env={**os.environ, "PYTHONPATH": str(repo)},
     )
     assert process.stdout is not None and process.stderr is not None
@@ -385,7 +468,8 @@ def test_scan_migrate_write_scan_is_ok_on_every_writable_format(
     before = json.loads(capsys.readouterr()[0])
     verdicts = {
         (Path(f["path"]).name + ("!" + n["name"] if n["name"] else "")): n["verdict"]
-        for f in before["files"] for n in f["notebooks"]
+        for f in before["files"]
+        for n in f["notebooks"]
     }
     assert {name: verdicts[name] for name in WRITABLE} == dict.fromkeys(WRITABLE, "migrate")
 
@@ -419,8 +503,7 @@ def test_script_whose_fit_is_in_a_helper_function_scans_ok_after_migrate(tmp_pat
     path = tmp_path / "job.py"
     path.write_text(
         IMPORTS + "\nfrom pyspark.sql import SparkSession\n\n\n"
-        "def tune(train):\n"
-        + "\n".join("    " + line for line in TUNER.split("\n")) + "\n"
+        "def tune(train):\n" + "\n".join("    " + line for line in TUNER.split("\n")) + "\n"
         "    return cv.fit(train)\n\n\n"
         "if __name__ == '__main__':\n"
         "    spark = SparkSession.builder.getOrCreate()\n"

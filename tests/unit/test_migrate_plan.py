@@ -34,8 +34,9 @@ def _notebook(*cells: tuple[str, str], fmt: Format = Format.DATABRICKS_SOURCE) -
     return Notebook("nb.py", "", fmt, "python", built)
 
 
-def _finding(kind: Kind, cell: int | None, line: int = 1, *, executed: bool = True,
-             **details: Any) -> Finding:
+def _finding(
+    kind: Kind, cell: int | None, line: int = 1, *, executed: bool = True, **details: Any
+) -> Finding:
     return Finding(kind, cell, line, None, "", executed, details)
 
 
@@ -43,8 +44,9 @@ def _fit(cell: int | None, line: int = 1) -> Finding:
     return _finding(Kind.TUNING_FIT, cell, line, tuner="CrossValidator", via="direct")
 
 
-def _report(notebook: Notebook, *findings: Finding,
-            verdict: Verdict = Verdict.MIGRATE) -> NotebookReport:
+def _report(
+    notebook: Notebook, *findings: Finding, verdict: Verdict = Verdict.MIGRATE
+) -> NotebookReport:
     return NotebookReport(notebook, verdict, findings)
 
 
@@ -107,8 +109,10 @@ def test_pip_in_the_fit_cell_changes_nothing() -> None:
 def test_pip_option_adds_a_first_cell_once() -> None:
     """``pip=True`` asks for the %pip cell, unless the notebook already installs the package."""
     assert plan_notebook(_report(STANDARD, _fit(3)), pip=True).pip
-    installed = _notebook((PIP, "%pip install legacy-mllib-tracking==0.1.0"), *[
-        (c.language, c.source) for c in STANDARD.cells])
+    installed = _notebook(
+        (PIP, "%pip install legacy-mllib-tracking==0.1.0"),
+        *[(c.language, c.source) for c in STANDARD.cells],
+    )
     plan = plan_notebook(_report(installed, _fit(4), _finding(Kind.PIP_INSTALL, 0)), pip=True)
     assert (plan.outcome, plan.cell, plan.pip) == (Outcome.CHANGED, 1, False)
 
@@ -126,8 +130,12 @@ def test_ok_and_review_are_untouched(verdict: Verdict, outcome: Outcome) -> None
 
 
 def _configure(cell: int | None, line: int = 1, **details: Any) -> Finding:
-    return _finding(Kind.LIBRARY_CONFIGURE, cell, line, **{
-        "session": "spark", "mode": None, "runtime_version": None, "dynamic": False, **details})
+    return _finding(
+        Kind.LIBRARY_CONFIGURE,
+        cell,
+        line,
+        **{"session": "spark", "mode": None, "runtime_version": None, "dynamic": False, **details},
+    )
 
 
 def test_already_configured_is_not_changed_again() -> None:
@@ -143,8 +151,9 @@ def test_already_configured_is_not_changed_again() -> None:
 def test_configure_after_the_fit_needs_a_person() -> None:
     """configure() called only after the first fit: that fit is not tracked; nothing is added."""
     notebook = _notebook((PY, "model = cv.fit(train)"), (PY, CONFIGURE_CELL))
-    fit = Finding(Kind.TUNING_FIT, 0, 1, None, "", True, {"tuner": "CrossValidator"},
-                  Verdict.MIGRATE)
+    fit = Finding(
+        Kind.TUNING_FIT, 0, 1, None, "", True, {"tuner": "CrossValidator"}, Verdict.MIGRATE
+    )
     plan = plan_notebook(_report(notebook, fit, _configure(1, 2)))
     assert plan.outcome is Outcome.MANUAL
     assert "configure() is called in cell 1, after the first tuning fit (cell 0)" in plan.reason
@@ -152,12 +161,15 @@ def test_configure_after_the_fit_needs_a_person() -> None:
 
 def test_configure_undone_by_a_pip_cell_needs_a_person() -> None:
     """configure() before a %pip cell that restarts Python: the reason says to move the call."""
-    notebook = _notebook((PY, CONFIGURE_CELL), (PIP, "%pip install x"),
-                         (PY, "model = cv.fit(train)"))
-    fit = Finding(Kind.TUNING_FIT, 2, 1, None, "", True, {"tuner": "CrossValidator"},
-                  Verdict.MIGRATE)
-    plan = plan_notebook(_report(notebook, _configure(0, 2),
-                                 _finding(Kind.PIP_INSTALL, 1, via="%pip"), fit))
+    notebook = _notebook(
+        (PY, CONFIGURE_CELL), (PIP, "%pip install x"), (PY, "model = cv.fit(train)")
+    )
+    fit = Finding(
+        Kind.TUNING_FIT, 2, 1, None, "", True, {"tuner": "CrossValidator"}, Verdict.MIGRATE
+    )
+    plan = plan_notebook(
+        _report(notebook, _configure(0, 2), _finding(Kind.PIP_INSTALL, 1, via="%pip"), fit)
+    )
     assert plan.outcome is Outcome.MANUAL
     assert "configure() in cell 0 is undone by cell 1 (pip_install)" in plan.reason
     assert "move the call after cell 1" in plan.reason
@@ -167,8 +179,9 @@ def test_configure_routing_off_names_the_call_to_make() -> None:
     """configure(spark) that covers the fit but routes OFF on the target: the reason names
     configure(spark, mode='legacy')."""
     notebook = _notebook((PY, CONFIGURE_CELL), (PY, "model = cv.fit(train)"))
-    fit = Finding(Kind.TUNING_FIT, 1, 1, None, "", True, {"tuner": "CrossValidator"},
-                  Verdict.MIGRATE)
+    fit = Finding(
+        Kind.TUNING_FIT, 1, 1, None, "", True, {"tuner": "CrossValidator"}, Verdict.MIGRATE
+    )
     report = NotebookReport(notebook, Verdict.MIGRATE, (_configure(0, 2), fit), "legacy")
     plan = plan_notebook(report)
     assert plan.outcome is Outcome.MANUAL
@@ -180,14 +193,18 @@ def test_mode_legacy_is_inserted_where_the_report_asks_for_it() -> None:
     report = NotebookReport(STANDARD, Verdict.MIGRATE, (_fit(3),), "legacy")
     plan = plan_notebook(report)
     assert (plan.outcome, plan.mode, plan.call) == (
-        Outcome.CHANGED, "legacy", "configure(spark, mode='legacy')")
+        Outcome.CHANGED,
+        "legacy",
+        "configure(spark, mode='legacy')",
+    )
     assert plan.reason.startswith("configure(spark, mode='legacy') cell before cell 1")
 
 
 def test_html_export_is_scan_only() -> None:
     """An HTML export is never rewritten; the reason says what to migrate instead."""
-    notebook = _notebook(*[(c.language, c.source) for c in STANDARD.cells],
-                         fmt=Format.DATABRICKS_HTML)
+    notebook = _notebook(
+        *[(c.language, c.source) for c in STANDARD.cells], fmt=Format.DATABRICKS_HTML
+    )
     plan = plan_notebook(_report(notebook, _fit(3)))
     assert plan.outcome is Outcome.MANUAL
     assert "scan only" in plan.reason
@@ -206,8 +223,14 @@ def test_migrate_verdict_without_a_fit() -> None:
 
 
 def _script(source: str) -> Notebook:
-    return Notebook("train.py", "", Format.PYTHON, "python",
-                    (Cell(0, "python", None, source, 1),), plain_script=True)
+    return Notebook(
+        "train.py",
+        "",
+        Format.PYTHON,
+        "python",
+        (Cell(0, "python", None, source, 1),),
+        plain_script=True,
+    )
 
 
 def _line(source: str, needle: str) -> int:
@@ -241,9 +264,9 @@ def test_script_configure_after_the_session(
 ) -> None:
     """In a plain script the lines go after the statement that creates the session (or a later
     flag set in its block), with its indentation and its name."""
-    flags = [
-        _finding(Kind.FLAG_SET, None, _line(source, "conf.set"))
-    ] if "conf.set" in source else []
+    flags = (
+        [_finding(Kind.FLAG_SET, None, _line(source, "conf.set"))] if "conf.set" in source else []
+    )
     plan = plan_notebook(_report(_script(source), _fit(None, _line(source, "cv.fit")), *flags))
     assert plan.outcome is Outcome.CHANGED, plan.reason
     assert (plan.session, plan.after_line, plan.indent) == (name, _line(source, marker), indent)
@@ -252,12 +275,21 @@ def test_script_configure_after_the_session(
 @pytest.mark.parametrize(
     ("source", "reason"),
     [
-        pytest.param("spark = get_spark()\nmodel = cv.fit(df)\n", "no statement creates",
-                     id="session-from-a-helper"),
-        pytest.param("model = cv.fit(df)\nspark = SparkSession.builder.getOrCreate()\n",
-                     "runs before line 2", id="fit-before-the-session"),
-        pytest.param("if True: spark = SparkSession.builder.getOrCreate()\nmodel = cv.fit(df)\n",
-                     "one-line block", id="one-line-block"),
+        pytest.param(
+            "spark = get_spark()\nmodel = cv.fit(df)\n",
+            "no statement creates",
+            id="session-from-a-helper",
+        ),
+        pytest.param(
+            "model = cv.fit(df)\nspark = SparkSession.builder.getOrCreate()\n",
+            "runs before line 2",
+            id="fit-before-the-session",
+        ),
+        pytest.param(
+            "if True: spark = SparkSession.builder.getOrCreate()\nmodel = cv.fit(df)\n",
+            "one-line block",
+            id="one-line-block",
+        ),
     ],
 )
 def test_script_without_a_safe_place(source: str, reason: str) -> None:
@@ -270,15 +302,28 @@ def test_script_without_a_safe_place(source: str, reason: str) -> None:
 # --- exit status ----------------------------------------------------------------------------------
 
 
-def _result(*, write: bool, changed: bool = False, manual: bool = False,
-            review: bool = False, error: bool = False) -> MigrationResult:
+def _result(
+    *,
+    write: bool,
+    changed: bool = False,
+    manual: bool = False,
+    review: bool = False,
+    error: bool = False,
+) -> MigrationResult:
     notebooks = [NotebookMigration("a.py", Verdict.MIGRATE, Outcome.CHANGED, "", cell=0)]
     if manual:
         notebooks.append(NotebookMigration("b.py", Verdict.MIGRATE, Outcome.MANUAL, "why"))
     if review:
         notebooks.append(NotebookMigration("c.py", Verdict.REVIEW, Outcome.REVIEW, "why"))
-    files = [FileMigration("a.py", Format.DATABRICKS_SOURCE, tuple(notebooks),
-                           diff="--- a.py\n" if changed else "", written=changed and write)]
+    files = [
+        FileMigration(
+            "a.py",
+            Format.DATABRICKS_SOURCE,
+            tuple(notebooks),
+            diff="--- a.py\n" if changed else "",
+            written=changed and write,
+        )
+    ]
     if error:
         files.append(FileMigration("d.dbc", Format.ERROR, error="d.dbc: not a zip"))
     return MigrationResult("15.4 ML", write, tuple(files))

@@ -25,12 +25,16 @@ def tree(tmp_path: Path) -> Path:
     (root / "sub").mkdir(parents=True)
     write_source(root / "train.py", [IMPORTS, TUNER, FIT_IN_RUN])
     write_source(root / "clean.py", [IMPORTS, "x = 1"])
-    write_ipynb(root / "sub" / "nb.ipynb", [("code", IMPORTS), ("code", TUNER),
-                                            ("code", "cv.fit(train)")])
-    write_dbc(root / "ws.dbc", {"F/train.python": notebook_v1(
-        "train", [(3.0, FIT_IN_RUN), (1.0, IMPORTS), (2.0, TUNER)])})
-    (root / "export.html").write_text(html_export(notebook_v1(
-        "h", [(1.0, IMPORTS + "\n" + TUNER), (2.0, "cv.fit(df)")])))
+    write_ipynb(
+        root / "sub" / "nb.ipynb", [("code", IMPORTS), ("code", TUNER), ("code", "cv.fit(train)")]
+    )
+    write_dbc(
+        root / "ws.dbc",
+        {"F/train.python": notebook_v1("train", [(3.0, FIT_IN_RUN), (1.0, IMPORTS), (2.0, TUNER)])},
+    )
+    (root / "export.html").write_text(
+        html_export(notebook_v1("h", [(1.0, IMPORTS + "\n" + TUNER), (2.0, "cv.fit(df)")]))
+    )
     (root / "script.py").write_text(f"{IMPORTS}\n{TUNER}\ncv.fit(train)\n")
     (root / "notes.txt").write_text("cv.fit(train)")
     (root / "review.py").write_text('dbutils.notebook.run("./train", 0)\n')
@@ -66,9 +70,7 @@ def test_text_output_locates_every_finding_and_sums_up(
     )
 
 
-def test_json_has_every_key_of_schema_1(
-    tree: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_has_every_key_of_schema_1(tree: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The JSON document: schema, target, files (skipped too), notebooks, findings, summary."""
     (tree / "broken.ipynb").write_text("{")
     code, out, _ = run(["scan", str(tree), "--format", "json"], capsys)
@@ -78,17 +80,36 @@ def test_json_has_every_key_of_schema_1(
     assert document["schema"] == 1
     assert document["target"] == "the newest ML runtime"
     assert set(document["summary"]) == {
-        "files", "scanned", "migrate", "review", "ok", "skipped", "errors",
+        "files",
+        "scanned",
+        "migrate",
+        "review",
+        "ok",
+        "skipped",
+        "errors",
     }
     formats = {Path(f["path"]).name: f["format"] for f in document["files"]}
     assert formats == {
-        "train.py": "databricks-source", "clean.py": "databricks-source", "nb.ipynb": "ipynb",
-        "ws.dbc": "dbc", "export.html": "databricks-html", "script.py": "python",
-        "notes.txt": "skipped", "review.py": "python", "broken.ipynb": "error",
+        "train.py": "databricks-source",
+        "clean.py": "databricks-source",
+        "nb.ipynb": "ipynb",
+        "ws.dbc": "dbc",
+        "export.html": "databricks-html",
+        "script.py": "python",
+        "notes.txt": "skipped",
+        "review.py": "python",
+        "broken.ipynb": "error",
     }
     kind_keys = {
-        "tuning_fit": {"tuner", "via", "run_context", "estimator", "params", "metric",
-                       "in_function"},
+        "tuning_fit": {
+            "tuner",
+            "via",
+            "run_context",
+            "estimator",
+            "params",
+            "metric",
+            "in_function",
+        },
         "start_run": {"nested", "with"},
         "notebook_call": {"via", "target"},
     }
@@ -126,8 +147,14 @@ def test_sarif_is_2_1_0_with_rules_and_located_results(
     assert driver["name"] == "legacy-mllib-tracking"
     rule_ids = [rule["id"] for rule in driver["rules"]]
     assert len(rule_ids) == len(set(rule_ids))
-    assert {"tuning_fit", "flag_set", "flag_read", "manual_child_runs", "notebook_call",
-            "parse_error"} == set(rule_ids)
+    assert {
+        "tuning_fit",
+        "flag_set",
+        "flag_read",
+        "manual_child_runs",
+        "notebook_call",
+        "parse_error",
+    } == set(rule_ids)
     for rule in driver["rules"]:
         assert rule["shortDescription"]["text"]
         assert rule["defaultConfiguration"]["level"] in ("error", "warning", "note")
@@ -140,11 +167,15 @@ def test_sarif_is_2_1_0_with_rules_and_located_results(
         [where] = result["locations"]
         physical = where["physicalLocation"]
         assert not physical["artifactLocation"]["uri"].startswith("/") or physical[
-            "artifactLocation"]["uri"].startswith("file:")
+            "artifactLocation"
+        ]["uri"].startswith("file:")
         assert physical["region"]["startLine"] >= 1
         assert {"cell", "line", "notebook", "verdict"} <= set(result["properties"])
-    source = next(r for r in results if r["locations"][0]["physicalLocation"]["artifactLocation"]
-                  ["uri"].endswith("train.py"))
+    source = next(
+        r
+        for r in results
+        if r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"].endswith("train.py")
+    )
     assert source["locations"][0]["physicalLocation"]["region"]["startLine"] == 19
     assert source["properties"]["cell"] == 2 and source["properties"]["line"] == 2
     assert sarif_run["invocations"][0]["executionSuccessful"] is True
@@ -162,11 +193,22 @@ def test_sarif_is_2_1_0_with_rules_and_located_results(
         (["notes.txt"], 0),
         (["missing.py"], 2),
     ],
-    ids=["migrate", "never", "old-runtime", "review-default", "review-fail-on-review",
-         "clean", "skipped-only", "missing-file"],
+    ids=[
+        "migrate",
+        "never",
+        "old-runtime",
+        "review-default",
+        "review-fail-on-review",
+        "clean",
+        "skipped-only",
+        "missing-file",
+    ],
 )
 def test_exit_codes(
-    tree: Path, argv: list[str], code: int, capsys: pytest.CaptureFixture[str],
+    tree: Path,
+    argv: list[str],
+    code: int,
+    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """0 nothing to do, 1 something at --fail-on level, 2 a file that could not be read."""
@@ -248,8 +290,8 @@ def test_streamed_reports_equal_the_whole_report(tree: Path) -> None:
     streamed_json, streamed_text = io.StringIO(), io.StringIO()
     tally = write_json(report.target, iter_scan([tree], target="oss"), streamed_json)
     write_text(report.target, iter_scan([tree], target="oss"), streamed_text)
-    assert json.loads(streamed_json.getvalue()) == report.to_dict() == json.loads(
-        render_json(report)
+    assert (
+        json.loads(streamed_json.getvalue()) == report.to_dict() == json.loads(render_json(report))
     )
     assert streamed_text.getvalue().rstrip("\n") == render_text(report)
     assert tally.summary() == report.summary()
@@ -260,8 +302,10 @@ def test_missing_folder_is_an_error_and_a_file_named_twice_is_scanned_once(
     tree: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A mistyped folder is an ERROR entry (exit 2), not a silent skip; duplicates count once."""
-    code, out, _ = run(["scan", str(tree / "nope"), str(tree / "train.py"),
-                        str(tree / "train.py"), str(tree)], capsys)
+    code, out, _ = run(
+        ["scan", str(tree / "nope"), str(tree / "train.py"), str(tree / "train.py"), str(tree)],
+        capsys,
+    )
     assert code == 2
     assert f"ERROR    {tree / 'nope'}: no such file or directory" in out
     assert out.count(f"MIGRATE  {tree / 'train.py'}") == 1

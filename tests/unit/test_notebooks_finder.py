@@ -52,8 +52,12 @@ def test_direct_fit_is_found_through_names_across_cells(tmp_path: Path) -> None:
     assert fit.details["run_context"] == "none"
     assert fit.details["estimator"] == "LogisticRegression"
     assert fit.details["params"] == [
-        {"name": "regParam", "stage": "LogisticRegression", "legacy": "regParam",
-         "autolog": "regParam"},
+        {
+            "name": "regParam",
+            "stage": "LogisticRegression",
+            "legacy": "regParam",
+            "autolog": "regParam",
+        },
     ]
     assert fit.details["metric"] == "avg_areaUnderROC"
     assert fit.executed
@@ -131,7 +135,8 @@ def test_same_param_in_two_stages_is_qualified_in_legacy_names(tmp_path: Path) -
     )
     [fit] = of_kind(scan_cells(tmp_path, IMPORTS, code), "tuning_fit")
     assert [p["legacy"] for p in fit.details["params"]] == [
-        "LogisticRegression.maxIter", "DecisionTreeClassifier.maxIter",
+        "LogisticRegression.maxIter",
+        "DecisionTreeClassifier.maxIter",
     ]
 
 
@@ -289,7 +294,8 @@ def test_runs_models_and_manual_child_runs(tmp_path: Path) -> None:
         "mlflow.end_run()",
     )
     assert [(f.line, f.details["nested"]) for f in of_kind(findings, "start_run")] == [
-        (1, False), (4, True),
+        (1, False),
+        (4, True),
     ]
     [manual] = of_kind(findings, "manual_child_runs")
     assert manual.line == 4
@@ -348,7 +354,8 @@ def test_notebook_calls_and_pip_installs(tmp_path: Path) -> None:
         'dbutils.notebook.run("./train", 600, {"a": "1"})',
     )
     assert [(f.cell, f.details["via"]) for f in of_kind(findings, "pip_install")] == [
-        (0, "%pip"), (1, "dbutils.library.restartPython"),
+        (0, "%pip"),
+        (1, "dbutils.library.restartPython"),
     ]
     assert [
         (f.cell, f.details["via"], f.details["target"]) for f in of_kind(findings, "notebook_call")
@@ -373,13 +380,19 @@ def test_ipynb_line_magics_and_outputs(tmp_path: Path) -> None:
             ("code", TUNER),
             ("code", "model = cv.fit(train)"),
         ],
-        outputs=[{"output_type": "stream", "name": "stdout",
-                  "text": [f'mlflow.start_run()\nspark.conf.set("{CONF_TRACK}", "true")\n']}],
+        outputs=[
+            {
+                "output_type": "stream",
+                "name": "stdout",
+                "text": [f'mlflow.start_run()\nspark.conf.set("{CONF_TRACK}", "true")\n'],
+            }
+        ],
     )
     [notebook] = read_notebooks(path)
     findings = list(find(notebook))
     assert [(f.kind.value, f.cell, f.line) for f in findings] == [
-        ("pip_install", 0, 1), ("tuning_fit", 2, 1),
+        ("pip_install", 0, 1),
+        ("tuning_fit", 2, 1),
     ]
     assert findings[1].file_line is None
 
@@ -465,7 +478,8 @@ def test_flag_set_through_sql_context_and_spark_sql(tmp_path: Path) -> None:
     )
     sets = of_kind(findings, "flag_set")
     assert [(f.line, f.details["flag"], f.details["value"]) for f in sets] == [
-        (1, CONF_TRACK, "true"), (2, CONF_AUTOLOG, "false"),
+        (1, CONF_TRACK, "true"),
+        (2, CONF_AUTOLOG, "false"),
     ]
     [read] = of_kind(findings, "flag_read")
     assert (read.line, read.details["flag"]) == (3, CONF_TRACK)
@@ -501,7 +515,8 @@ def test_legacy_name_lookalikes_are_not_references(tmp_path: Path) -> None:
     )
     refs = of_kind(scan_cells(tmp_path, code), "legacy_name_ref")
     assert [(f.line, f.details["name"], f.executed) for f in refs] == [
-        (2, "params.maxDepth", False), (7, "params.maxDepth", True),
+        (2, "params.maxDepth", False),
+        (7, "params.maxDepth", True),
     ]
 
 
@@ -511,16 +526,37 @@ def test_legacy_name_lookalikes_are_not_references(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("cells", "cell", "line", "mode"),
     [
-        pytest.param(["from legacy_mllib_tracking import configure\nconfigure(spark)"], 0, 2,
-                     None, id="from-import"),
-        pytest.param(["import legacy_mllib_tracking as lmt", "x = 1",
-                      "lmt.configure(spark, mode='legacy')"], 2, 1, "legacy",
-                     id="module-alias-across-cells"),
-        pytest.param(["import legacy_mllib_tracking", "legacy_mllib_tracking.configure(spark)"],
-                     1, 1, None, id="plain-import"),
-        pytest.param(["from legacy_mllib_tracking import configure as setup_tracking",
-                      "if True:\n    setup_tracking(spark, mode='off')"], 1, 2, "off",
-                     id="from-import-alias-in-a-block"),
+        pytest.param(
+            ["from legacy_mllib_tracking import configure\nconfigure(spark)"],
+            0,
+            2,
+            None,
+            id="from-import",
+        ),
+        pytest.param(
+            ["import legacy_mllib_tracking as lmt", "x = 1", "lmt.configure(spark, mode='legacy')"],
+            2,
+            1,
+            "legacy",
+            id="module-alias-across-cells",
+        ),
+        pytest.param(
+            ["import legacy_mllib_tracking", "legacy_mllib_tracking.configure(spark)"],
+            1,
+            1,
+            None,
+            id="plain-import",
+        ),
+        pytest.param(
+            [
+                "from legacy_mllib_tracking import configure as setup_tracking",
+                "if True:\n    setup_tracking(spark, mode='off')",
+            ],
+            1,
+            2,
+            "off",
+            id="from-import-alias-in-a-block",
+        ),
     ],
 )
 def test_library_configure_every_import_form(
@@ -544,22 +580,31 @@ def test_library_configure_with_a_mode_from_a_variable_is_dynamic(tmp_path: Path
 def test_library_configure_in_an_ipynb_cell_after_a_pip_line(tmp_path: Path) -> None:
     """An .ipynb cell that pip-installs, then imports configure under an alias and calls it:
     the pip install comes first, the configure call after it."""
-    path = write_ipynb(tmp_path / "nb.ipynb", [(
-        "code", "!pip install legacy-mllib-tracking\n"
-        "from legacy_mllib_tracking import configure as c\nc(spark)",
-    )])
+    path = write_ipynb(
+        tmp_path / "nb.ipynb",
+        [
+            (
+                "code",
+                "!pip install legacy-mllib-tracking\n"
+                "from legacy_mllib_tracking import configure as c\nc(spark)",
+            )
+        ],
+    )
     [notebook] = read_notebooks(path)
     findings = [f for f in find(notebook) if f.kind in ("pip_install", "library_configure")]
     assert [(f.kind.value, f.line) for f in findings] == [
-        ("pip_install", 1), ("library_configure", 3),
+        ("pip_install", 1),
+        ("library_configure", 3),
     ]
 
 
 @pytest.mark.parametrize(
     "cells",
     [
-        pytest.param(["# from legacy_mllib_tracking import configure\n# configure(spark)"],
-                     id="commented-out"),
+        pytest.param(
+            ["# from legacy_mllib_tracking import configure\n# configure(spark)"],
+            id="commented-out",
+        ),
         pytest.param(["from structlog import configure\nconfigure()"], id="another-library"),
         pytest.param(["from legacy_mllib_tracking import configure"], id="import-only"),
         pytest.param(["configure(spark)"], id="never-imported"),

@@ -99,7 +99,9 @@ def test_ipynb_string_and_list_sources_and_databricks_language(tmp_path: Path) -
     fmt, [notebook] = read_file(path)
     assert fmt is Format.IPYNB
     assert [c.source for c in notebook.cells][:3] == [
-        "# Title\nparams.maxDepth", "import mlflow\nx = 1", "%scala\nval x = 1",
+        "# Title\nparams.maxDepth",
+        "import mlflow\nx = 1",
+        "%scala\nval x = 1",
     ]
     assert [c.language for c in notebook.cells] == ["markdown", "python", "scala", "markdown"]
     assert all(c.first_file_line is None for c in notebook.cells)
@@ -145,8 +147,11 @@ def test_dbc_sorts_commands_by_position_and_dedups_folder_children(tmp_path: Pat
     )
     other = notebook_v1("other", [(1.0, "%sql\nSELECT 1")], language="sql", orig_id=8)
     nested = notebook_v1("nested", [(1.0, "x = 1")], orig_id=9)
-    folder = {"version": "FolderV1", "name": "Folder",
-              "children": [train, {"name": "Sub", "children": [nested]}]}
+    folder = {
+        "version": "FolderV1",
+        "name": "Folder",
+        "children": [train, {"name": "Sub", "children": [nested]}],
+    }
     path = write_dbc(
         tmp_path / "ws.dbc",
         {"Folder/train.python": train, "Folder/other.sql": other, "Folder": folder},
@@ -154,7 +159,9 @@ def test_dbc_sorts_commands_by_position_and_dedups_folder_children(tmp_path: Pat
     fmt, notebooks = read_file(path)
     assert fmt is Format.DBC
     assert [nb.name for nb in notebooks] == [
-        "Folder/train.python", "Folder/other.sql", "Folder/Sub/nested.python",
+        "Folder/train.python",
+        "Folder/other.sql",
+        "Folder/Sub/nested.python",
     ]
     cells = notebooks[0].cells
     assert [c.source for c in cells] == ["import mlflow", "\n%md\n# Notes", "cv.fit(df)"]
@@ -207,8 +214,11 @@ def test_other_html_and_other_files_are_skipped(tmp_path: Path) -> None:
 def test_broken_html_model_is_an_error(tmp_path: Path) -> None:
     """A Databricks HTML export whose model does not decode is an error entry."""
     path = tmp_path / "nb.html"
-    path.write_text(html_export({}).replace("var __DATABRICKS_NOTEBOOK_MODEL = '",
-                                            "var __DATABRICKS_NOTEBOOK_MODEL = '!!!"))
+    path.write_text(
+        html_export({}).replace(
+            "var __DATABRICKS_NOTEBOOK_MODEL = '", "var __DATABRICKS_NOTEBOOK_MODEL = '!!!"
+        )
+    )
     assert scan_file(path).format is Format.ERROR
 
 

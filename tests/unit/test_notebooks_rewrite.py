@@ -235,8 +235,10 @@ def test_ipynb_string_sources_and_databricks_metadata() -> None:
     added = json.loads(insert_ipynb_cell(text, 2, CONFIGURE))["cells"][2]
     assert added["source"] == "\n".join(CONFIGURE)
     meta = added["metadata"]["application/vnd.databricks.v1+cell"]
-    assert meta["nuid"] != document["cells"][2]["metadata"][
-        "application/vnd.databricks.v1+cell"]["nuid"]
+    assert (
+        meta["nuid"]
+        != document["cells"][2]["metadata"]["application/vnd.databricks.v1+cell"]["nuid"]
+    )
     assert (meta["title"], meta["showTitle"]) == ("", False)
     assert meta["cellMetadata"] == {"byteLimit": 2048000, "rowLimit": 10000}
 
@@ -261,25 +263,44 @@ def test_ipynb_not_a_notebook() -> None:
 
 def _command(text: str, position: float, guid: str, orig: int) -> dict[str, Any]:
     return {
-        "version": "CommandV1", "origId": orig, "guid": guid, "subtype": "command",
-        "commandType": "auto", "position": position, "command": text, "commandVersion": 3,
-        "state": "finished", "results": {"type": "html", "data": "<b>old output</b>"},
-        "errorSummary": None, "startTime": 1600000000000, "finishTime": 1600000001000,
-        "collapsed": False, "commandTitle": "old title", "showCommandTitle": True,
-        "latestUser": "someone@example.com", "nuid": guid, "commandId": orig + 1000,
+        "version": "CommandV1",
+        "origId": orig,
+        "guid": guid,
+        "subtype": "command",
+        "commandType": "auto",
+        "position": position,
+        "command": text,
+        "commandVersion": 3,
+        "state": "finished",
+        "results": {"type": "html", "data": "<b>old output</b>"},
+        "errorSummary": None,
+        "startTime": 1600000000000,
+        "finishTime": 1600000001000,
+        "collapsed": False,
+        "commandTitle": "old title",
+        "showCommandTitle": True,
+        "latestUser": "someone@example.com",
+        "nuid": guid,
+        "commandId": orig + 1000,
     }
 
 
 def _dbc_notebook(name: str = "nb") -> dict[str, Any]:
     # Stored out of order, as real archives are: notebook order is ascending position.
     return {
-        "version": "NotebookV1", "origId": 100, "name": name, "language": "python",
+        "version": "NotebookV1",
+        "origId": 100,
+        "name": name,
+        "language": "python",
         "commands": [
             _command("model = cv.fit(train)", 3.0, "c3", 103),
             _command("%md\n# Churn model", 1.0, "c1", 101),
             _command("from pyspark.ml.tuning import CrossValidator", 2.0, "c2", 102),
         ],
-        "dashboards": [], "guid": "n1", "globalVars": {}, "iPythonMetadata": None,
+        "dashboards": [],
+        "guid": "n1",
+        "globalVars": {},
+        "iPythonMetadata": None,
         "inputWidgets": {},
     }
 
@@ -297,9 +318,13 @@ def _dbc(extra_folder: bool = False) -> bytes:
         info.compress_type = zipfile.ZIP_STORED
         archive.writestr(info, b"Manifest-Version: 1.0\n")
         if extra_folder:
-            folder = {"version": "FolderV1", "name": "Team",
-                      "children": [{"version": "FolderV1", "name": "Sub",
-                                    "children": [_dbc_notebook("deep")]}]}
+            folder = {
+                "version": "FolderV1",
+                "name": "Team",
+                "children": [
+                    {"version": "FolderV1", "name": "Sub", "children": [_dbc_notebook("deep")]}
+                ],
+            }
             archive.writestr("Team.dbc-folder", json.dumps(folder))
     return out.getvalue()
 
@@ -321,7 +346,10 @@ def test_dbc_other_entries_kept_and_position_between_neighbours(
         assert after.namelist() == before.namelist()
         for old, info in zip(before.infolist(), after.infolist(), strict=True):
             assert (info.date_time, info.compress_type, info.external_attr) == (
-                old.date_time, old.compress_type, old.external_attr)
+                old.date_time,
+                old.compress_type,
+                old.external_attr,
+            )
             if info.filename != "Shared/nb.python":
                 assert after.read(info) == before.read(old)
                 assert info.CRC == old.CRC

@@ -248,10 +248,16 @@ def test_reason_is_one_sentence_naming_runtime_and_flags() -> None:
 
 # (decide() keyword arguments, whether the reason says the Spark conf decided)
 EXPLICIT = [
-    pytest.param({"runtime": "15.4", "track": "true", "autolog": "false"}, True,
-                 id="conf-turns-autolog-off-and-legacy-on"),
-    pytest.param({"runtime": "13.3.x-scala2.12", "autolog": "true"}, True,
-                 id="conf-turns-autolog-on-on-standard"),
+    pytest.param(
+        {"runtime": "15.4", "track": "true", "autolog": "false"},
+        True,
+        id="conf-turns-autolog-off-and-legacy-on",
+    ),
+    pytest.param(
+        {"runtime": "13.3.x-scala2.12", "autolog": "true"},
+        True,
+        id="conf-turns-autolog-on-on-standard",
+    ),
     pytest.param({"runtime": "9.1", "track": "false"}, True, id="conf-turns-legacy-off"),
     pytest.param({"runtime": "15.4", "autolog": "true"}, False, id="conf-equal-to-default"),
     pytest.param({"runtime": "15.4"}, False, id="defaults"),

@@ -79,8 +79,9 @@ PARSED = [
     pytest.param("CLIENT.2", 2, None, None, None, True, id="serverless-uppercase"),
     pytest.param("\tclient.1.13 ", 1, 13, None, None, True, id="serverless-padded"),
     pytest.param(CUSTOM_STANDARD, 13, 3, None, False, False, id="custom-standard-sparkversion"),
-    pytest.param("custom:10.4.x-cpu-ml-scala2.12", 10, 4, None, True, False,
-                 id="custom-ml-sparkversion"),
+    pytest.param(
+        "custom:10.4.x-cpu-ml-scala2.12", 10, 4, None, True, False, id="custom-ml-sparkversion"
+    ),
     pytest.param(CUSTOM, 13, None, None, True, False, id="custom-image-embedded-ml"),
     pytest.param(DLT, 12, 2, None, False, False, id="dlt-embedded-standard"),
     pytest.param("DLT:14.1.9-delta-pipelines-x", 14, 1, 9, False, False, id="dlt-patch-uppercase"),
@@ -339,8 +340,13 @@ def test_read_inputs_detects_ml_or_standard(
 UNREADABLE = [
     pytest.param({ENV_RUNTIME_VERSION: "garbage"}, {}, ENV_SOURCE, "garbage", id="env-garbage"),
     pytest.param({}, {CONF_SPARK_VERSION: "garbage"}, CONF_SOURCE, "garbage", id="conf-garbage"),
-    pytest.param({}, {CONF_SPARK_VERSION: "custom:abc"}, CONF_SOURCE, "custom:abc",
-                 id="conf-custom-without-version"),
+    pytest.param(
+        {},
+        {CONF_SPARK_VERSION: "custom:abc"},
+        CONF_SOURCE,
+        "custom:abc",
+        id="conf-custom-without-version",
+    ),
     pytest.param({}, {CONF_SPARK_VERSION: ESR}, CONF_SOURCE, ESR, id="conf-apache-spark-esr"),
 ]
 
@@ -405,8 +411,11 @@ def test_ml_as_read_and_the_routing_agree_for_odd_sparkversions(
 
 @pytest.mark.parametrize(
     "text",
-    [pytest.param("dlt:", id="dlt-empty"), pytest.param("abc", id="letters"),
-     pytest.param("", id="empty")],
+    [
+        pytest.param("dlt:", id="dlt-empty"),
+        pytest.param("abc", id="letters"),
+        pytest.param("", id="empty"),
+    ],
 )
 def test_read_inputs_raises_on_unparseable_argument(text: str) -> None:
     """A runtime_version the user passed that cannot be parsed is an error naming the argument."""

@@ -112,8 +112,11 @@ RECORDED = [
     pytest.param("http://***@127.0.0.1:5", "http://127.0.0.1:5", id="version-1-redacted"),
     pytest.param("databricks", "databricks", id="databricks"),
     pytest.param("sqlite:////abs/mlflow.db", "sqlite:////abs/mlflow.db", id="sqlite-absolute"),
-    pytest.param("sqlite:///file:/abs/m.db?mode=ro&uri=true",
-                 "sqlite:///file:/abs/m.db?mode=ro&uri=true", id="sqlite-uri-form"),
+    pytest.param(
+        "sqlite:///file:/abs/m.db?mode=ro&uri=true",
+        "sqlite:///file:/abs/m.db?mode=ro&uri=true",
+        id="sqlite-uri-form",
+    ),
     pytest.param("", "", id="empty"),
 ]
 
