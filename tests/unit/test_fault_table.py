@@ -1,6 +1,6 @@
-"""The README's fault table ("What happens when ...") and the tests match one to one: every row
-names integration tests that exist, and every test in tests/integration/test_faults.py is in a
-row."""
+"""The fault table in docs/failures.md ("What happens when ...") and the tests match one to one:
+every row names integration tests that exist, and every test in tests/integration/test_faults.py
+is in a row."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ NOT_FAULTS = {"test_contract_over_a_real_tracking_server"}
 
 
 def _table_rows() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text.split("### What happens when ...", 1)[1].split("\n#", 1)[0]
+    text = (ROOT / "docs" / "failures.md").read_text()
+    section = text.split("## What happens when ...", 1)[1].split("\n#", 1)[0]
     return [
         [cell.strip() for cell in line.strip().strip("|").split(" | ")]
         for line in section.splitlines()
@@ -47,4 +47,4 @@ def test_every_row_names_existing_tests_and_every_fault_test_has_a_row() -> None
             assert found, f"row {row[0]!r} names {pattern!r}, which tests/integration lacks"
             named.update(found)
     missing = _tests(integration / "test_faults.py") - named - NOT_FAULTS
-    assert not missing, f"fault tests without a README row: {sorted(missing)}"
+    assert not missing, f"fault tests without a row in docs/failures.md: {sorted(missing)}"
