@@ -8,10 +8,12 @@ cannot be read is one line on stderr, never mlflow's log lines or a misleading "
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,14 +42,13 @@ def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
     """Return an ``MlflowClient`` on the store these commands read, refusing a store that does
     not exist (mlflow would create it), a sqlite URI without a file, a URI mlflow cannot open
     and, with ``probe``, a server that does not answer its ``/health`` within 2 s (mlflow would
-    retry for minutes). mlflow's own log lines are kept off stderr: the one line is ours."""
+    retry for minutes)."""
     import mlflow
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     from legacy_mllib_tracking._safety import redact, store_missing, store_unreachable
 
-    logging.getLogger("mlflow").setLevel(logging.ERROR)
     uri = args.tracking_uri or mlflow.get_tracking_uri()
     where = _where(args)
     if uri.lower().rstrip("/") in ("sqlite:", "sqlite:/", "sqlite://"):
@@ -184,6 +185,25 @@ def _replay(args: argparse.Namespace) -> int:
     return 1 if kept else 0
 
 
+def _quiet_mlflow(command: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """Run ``command`` with mlflow's own INFO and WARNING lines off stderr (a store created in
+    memory, a Databricks SDK that found no credentials): the one line about it is ours. The
+    level is restored afterwards, for callers of :func:`~legacy_mllib_tracking.cli.main` in a
+    process of their own."""
+
+    @functools.wraps(command)
+    def quiet(args: argparse.Namespace) -> int:
+        logger = logging.getLogger("mlflow")
+        level = logger.level
+        logger.setLevel(logging.ERROR)
+        try:
+            return command(args)
+        finally:
+            logger.setLevel(level)
+
+    return quiet
+
+
 _URI_HELP = "MLflow tracking URI (default: MLflow's own, e.g. $MLFLOW_TRACKING_URI)"
 
 
@@ -193,7 +213,7 @@ def register(sub: Any) -> None:
     tree.add_argument("run_id", metavar="RUN_ID", help="the parent run's id")
     tree.add_argument("--tracking-uri", type=tracking_uri, help=_URI_HELP)
     tree.add_argument("--json", action="store_true", help="print the layout as JSON")
-    tree.set_defaults(func=_tree)
+    tree.set_defaults(func=_quiet_mlflow(_tree))
     diff = sub.add_parser("diff", help="compare two run trees; exit 0 same, 1 different")
     diff.add_argument("run_a", metavar="RUN_A")
     diff.add_argument("run_b", metavar="RUN_B")
@@ -211,7 +231,7 @@ def register(sub: Any) -> None:
     )
     diff.add_argument("--tracking-uri", type=tracking_uri, help=_URI_HELP)
     diff.add_argument("--json", action="store_true", help="print one JSON object")
-    diff.set_defaults(func=_diff)
+    diff.set_defaults(func=_quiet_mlflow(_diff))
     replay = sub.add_parser(
         "replay", help="log spooled layouts (what failed to log) into their parent runs"
     )
@@ -229,4 +249,4 @@ def register(sub: Any) -> None:
         help="MLflow tracking URI (default: the one each spool file records, the store its fit "
         "was meant for)",
     )
-    replay.set_defaults(func=_replay)
+    replay.set_defaults(func=_quiet_mlflow(_replay))

@@ -1,9 +1,32 @@
 """``configure(spark)``, ``is_configured()``, ``reset()``: the state ``configure()`` installs.
 
-Held here: the decision in force, the patches and the user's own autolog settings. Held next to
-the code that uses it: ``_tracker.settings`` (the tracking timeout; ``reset()`` renews it), the
-tracker's nesting state (per thread and per tuner uid), the fits ``autolog``'s client fixes are
-working on, and ``simulate``'s owner of a simulated runtime.
+Routing itself is :func:`legacy_mllib_tracking._inputs.route`; this module applies the
+decision. Held here, the one home of what ``configure()`` decides and ``reset()`` undoes:
+``_state`` (the decision in force, the patches, whether autolog was turned on by us, the user's
+own pyspark.ml autolog settings) and ``_lock``, which serialises ``configure()`` and ``reset()``.
+
+Every other piece of module-level state in the package lives next to the code that uses it, for
+a reason, and is listed here so that nothing is a surprise:
+
+- ``_tracker.settings``: the ``tracking_timeout`` (and the health-probe timeout) a fit reads;
+  ``configure()`` sets it, ``reset()`` renews it. Next to the tracker so a fit reads it without
+  importing this module (which imports the router).
+- ``_tracker._local``, ``_tracker._suppressed`` (+ ``_suppressed_lock``): which tuning fit is the
+  outermost, per thread and per tuner uid (pyspark's tuning thread pool). Live only while a fit
+  runs; each fit removes what it added.
+- ``_requirements.settings``, ``_cache``, ``_jobs``, ``_fits``, ``_counts``, ``_generation``
+  (+ ``_lock``): AUTOLOG's pip-requirement answers, reused across fits of one process by design
+  (that is their point); ``configure()`` sets the timeout, ``reset()`` clears them all
+  (``_requirements.clear()``).
+- ``autolog._parents``, ``autolog._children`` (+ ``_lock``): the AUTOLOG fits in progress that
+  autolog's client fixes are working on, keyed by run id; each fit removes its entries.
+- ``_compat._http_budget``: a ``ContextVar``, the HTTP time one fit may still spend; set and
+  reset by the fit in its own context, never shared.
+- ``simulate._owner``, ``_depth`` (+ ``_owner_lock``): the thread that holds a simulated
+  runtime and how deeply it is nested; live only inside ``simulate_runtime()``.
+- Caches of pure answers, never cleared because they never go stale: ``_safety._patterns``
+  (compiled regular expressions), ``notebooks._verdict``'s ``lru_cache``, and the package's lazy
+  ``__version__``, ``scan`` and ``migrate`` attributes.
 """
 
 from __future__ import annotations

@@ -456,19 +456,9 @@ def test_read_only_commands_refuse_a_store_that_does_not_exist(
 def test_tree_without_tracking_uri_does_not_create_mlflow_db(tmp_path: Path) -> None:
     """With no store configured, tree refuses MLflow's default store instead of creating it."""
     import os
-    import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "legacy_mllib_tracking", "tree", "abc"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-m", "legacy_mllib_tracking", "tree", "abc", cwd=tmp_path, env=env)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "does not exist" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -680,28 +670,11 @@ def test_tree_against_databricks_without_credentials_is_one_line_naming_the_stor
     """``--tracking-uri databricks`` without credentials is one stderr line, exit 2, saying the
     store could not be read (not that the run was not found, nor mlflow's own log lines)."""
     import os
-    import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "MLFLOW_"))}
     env["HOME"] = str(tmp_path)  # no ~/.databrickscfg
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "legacy_mllib_tracking",
-            "tree",
-            "abc",
-            "--tracking-uri",
-            "databricks",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    argv = ["tree", "abc", "--tracking-uri", "databricks"]
+    result = run_python("-m", "legacy_mllib_tracking", *argv, cwd=tmp_path, env=env, timeout=120)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
