@@ -193,6 +193,8 @@ def _quiet_mlflow(command: Callable[[argparse.Namespace], int]) -> Callable[...,
 
     @functools.wraps(command)
     def quiet(args: argparse.Namespace) -> int:
+        import mlflow  # noqa: F401  # first: importing mlflow sets its loggers' levels
+
         logger = logging.getLogger("mlflow")
         level = logger.level
         logger.setLevel(logging.ERROR)
