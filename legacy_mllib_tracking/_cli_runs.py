@@ -58,7 +58,7 @@ def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
         )
     missing = store_missing(uri)
     if missing is not None:
-        raise UsageError(f"{missing} ({where})")
+        raise UsageError(f"{where}: {missing}")
     try:
         client = MlflowClient(tracking_uri=uri)  # a scheme mlflow cannot open fails here
     except MlflowException as error:
@@ -68,7 +68,7 @@ def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
         ) from None
     why = store_unreachable(uri, 2.0) if probe else None
     if why is not None:
-        raise UsageError(f"tracking store {why} ({where})")
+        raise UsageError(f"{where}: tracking store {why}")
     return client
 
 
