@@ -1,15 +1,37 @@
 """``configure(spark)``, ``is_configured()``, ``reset()``: the state ``configure()`` installs.
 
-Held here: the decision in force, the patches and the user's own autolog settings. Held next to
-the code that uses it: ``_tracker.settings`` (the tracking timeout; ``reset()`` renews it), the
-tracker's nesting state (per thread and per tuner uid), the fits ``autolog``'s client fixes are
-working on, and ``simulate``'s owner of a simulated runtime.
+Routing itself is :func:`legacy_mllib_tracking._inputs.route`; this module applies the
+decision. Held here, the one home of what ``configure()`` decides and ``reset()`` undoes:
+``_state`` (the decision in force, the patches, whether autolog was turned on by us, the user's
+own pyspark.ml autolog settings) and ``_lock``, which serialises ``configure()`` and ``reset()``.
+
+Every other piece of module-level state in the package lives next to the code that uses it, for
+a reason, and is listed here so that nothing is a surprise:
+
+- ``_tracker.settings``: the ``tracking_timeout`` (and the health-probe timeout) a fit reads;
+  ``configure()`` sets it, ``reset()`` renews it. Next to the tracker so a fit reads it without
+  importing this module (which imports the router).
+- ``_tracker._local``, ``_tracker._suppressed`` (+ ``_suppressed_lock``): which tuning fit is the
+  outermost, per thread and per tuner uid (pyspark's tuning thread pool). Live only while a fit
+  runs; each fit removes what it added.
+- ``_requirements.settings``, ``_cache``, ``_jobs``, ``_fits``, ``_counts``, ``_generation``
+  (+ ``_lock``): AUTOLOG's pip-requirement answers, reused across fits of one process by design
+  (that is their point); ``configure()`` sets the timeout, ``reset()`` clears them all
+  (``_requirements.clear()``).
+- ``autolog._parents``, ``autolog._children`` (+ ``_lock``): the AUTOLOG fits in progress that
+  autolog's client fixes are working on, keyed by run id; each fit removes its entries.
+- ``_compat._http_budget``: a ``ContextVar``, the HTTP time one fit may still spend; set and
+  reset by the fit in its own context, never shared.
+- ``simulate._owner``, ``_depth`` (+ ``_owner_lock``): the thread that holds a simulated
+  runtime and how deeply it is nested; live only inside ``simulate_runtime()``.
+- Caches of pure answers, never cleared because they never go stale: ``_safety._patterns``
+  (compiled regular expressions), ``notebooks._verdict``'s ``lru_cache``, and the package's lazy
+  ``__version__``, ``scan`` and ``migrate`` attributes.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import warnings
 from collections.abc import Mapping
@@ -17,31 +39,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from legacy_mllib_tracking import _compat
+from legacy_mllib_tracking._inputs import route
 from legacy_mllib_tracking._patching import PatchSet
-from legacy_mllib_tracking.errors import (
-    InvalidOption,
-    InvalidRuntimeVersion,
-    NotASparkSession,
-    RuntimeVersionWarning,
-)
-from legacy_mllib_tracking.keys import (
-    CONF_AUTOLOG,
-    CONF_SPARK_VERSION,
-    CONF_TRACK,
-    ENV_ML_PYTHONPATH,
-    ENV_RUNTIME_VERSION,
-)
-from legacy_mllib_tracking.routing import Decision, Mode, decide
-from legacy_mllib_tracking.runtime import RuntimeVersion, parse_runtime_version
+from legacy_mllib_tracking.errors import InvalidOption, NotASparkSession
+from legacy_mllib_tracking.routing import Decision, Mode
 
-__all__ = [
-    "RuntimeInputs",
-    "configure",
-    "current_decision",
-    "is_configured",
-    "read_inputs",
-    "reset",
-]
+__all__ = ["configure", "current_decision", "is_configured", "reset"]
 
 _logger = logging.getLogger("legacy_mllib_tracking")
 
@@ -63,106 +66,6 @@ class _State:
 
 _state = _State()
 _lock = threading.RLock()
-
-
-@dataclass(frozen=True)
-class RuntimeInputs:
-    """The router's inputs as read from the argument, the environment and the Spark conf."""
-
-    runtime: RuntimeVersion | None
-    runtime_source: str | None
-    databricks: bool
-    ml: bool | None
-    track: str | None
-    autolog: str | None
-    unreadable: str | None = None  # an environment/conf runtime string that could not be parsed
-
-
-def _conf(spark: Any, key: str) -> str | None:
-    """Read a Spark conf key; a key the session refuses (Spark Connect) counts as unset."""
-    if spark is None:
-        return None
-    try:
-        value = spark.conf.get(key, None)
-    except Exception as error:
-        _logger.debug("Spark conf %r could not be read, counted as unset: %s", key, error)
-        return None
-    return None if value is None else str(value)
-
-
-def read_inputs(
-    spark: Any,
-    *,
-    runtime_version: str | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> RuntimeInputs:
-    """Read SPEC 2's inputs: runtime version, ML or standard, and the two flags.
-
-    Args:
-        spark: a SparkSession (classic or Connect), or ``None`` to read no conf.
-        runtime_version: a version the user passed; it wins over every other source.
-        environ: the environment (default ``os.environ``).
-
-    Raises:
-        InvalidRuntimeVersion: ``runtime_version`` cannot be parsed.
-    """
-    env = os.environ if environ is None else environ
-    spark_version = _conf(spark, CONF_SPARK_VERSION)
-    runtime: RuntimeVersion | None = None
-    source: str | None = None
-    unreadable: str | None = None
-    databricks = False
-
-    if runtime_version is not None:
-        source = "argument runtime_version"
-        runtime = parse_runtime_version(runtime_version, source=source)
-        databricks = True
-    else:
-        for text, where in (
-            (env.get(ENV_RUNTIME_VERSION), f"env {ENV_RUNTIME_VERSION}"),
-            (spark_version, f"Spark conf {CONF_SPARK_VERSION}"),
-        ):
-            if text is None or not text.strip():
-                continue
-            databricks = True
-            source = where
-            try:
-                runtime = parse_runtime_version(text, source=where)
-            except InvalidRuntimeVersion:
-                unreadable = f"{where}={text!r}"
-                runtime = None
-            break
-
-    ml: bool | None = None
-    if runtime is not None and source == "argument runtime_version" and runtime.ml is not None:
-        ml = runtime.ml
-    else:
-        signals: list[bool | None] = []
-        if env.get(ENV_ML_PYTHONPATH):
-            signals.append(True)
-        if runtime is not None and runtime.ml is not None:
-            signals.append(runtime.ml)
-        if spark_version:
-            # A readable sparkVersion says ML or standard; an unreadable one only counts when it
-            # says "-ml-", so that ML and the routing of an unknown runtime agree (counts as ML).
-            try:
-                signals.append(parse_runtime_version(spark_version).ml)
-            except InvalidRuntimeVersion:
-                if "-ml-" in spark_version.lower():
-                    signals.append(True)
-        if True in signals:
-            ml = True
-        elif False in signals:
-            ml = False
-    return RuntimeInputs(
-        runtime=runtime,
-        runtime_source=source,
-        databricks=databricks,
-        ml=ml,
-        track=_conf(spark, CONF_TRACK),
-        autolog=_conf(spark, CONF_AUTOLOG),
-        unreadable=unreadable,
-    )
 
 
 def configure(
@@ -232,23 +135,7 @@ def configure(
     _check_seconds("model_env_timeout", model_env_timeout, "to wait as long as mlflow does")
 
     options = autolog.validate_options(autolog_options)
-    inputs = read_inputs(spark, runtime_version=runtime_version)
-    decision = decide(
-        inputs.runtime,
-        databricks=inputs.databricks,
-        ml=inputs.ml,
-        track=inputs.track,
-        autolog=inputs.autolog,
-        mode=mode,
-        runtime_source=inputs.runtime_source,
-    )
-    if inputs.unreadable is not None:
-        warnings.warn(
-            f"legacy-mllib-tracking: cannot read the Databricks runtime version "
-            f"{inputs.unreadable}; routing it like the newest runtime",
-            RuntimeVersionWarning,
-            stacklevel=2,
-        )
+    decision = route(spark, runtime_version=runtime_version, mode=mode)
     with _lock:
         _apply(decision, options, spark)
         _apply_model_env(decision, model_env_timeout)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
-import shutil
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,23 +32,12 @@ def make_data(spark: SparkSession, rows: int = 2000, seed: int = 7) -> DataFrame
 
 def ui_command(uri: str, workdir: Path) -> str:
     """The command that opens the MLflow UI on the store ``uri``, as it runs from ``workdir``:
-    ``legacy-mllib-tracking ui`` when that is on PATH, else this interpreter's script (``./dev
-    demo`` runs from ``.venv``, which is not on PATH)."""
-    script = Path(sys.executable).parent / "legacy-mllib-tracking"
-    on_path = shutil.which("legacy-mllib-tracking")
-    if on_path is not None and Path(on_path).resolve() == script.resolve():
-        command = "legacy-mllib-tracking"
-    elif script.is_file():
-        try:
-            command = str(script.relative_to(workdir.resolve()))
-        except ValueError:
-            command = str(script)
-    else:
-        command = f"{sys.executable} -m legacy_mllib_tracking"
+    ``legacy-mllib-tracking ui``, with ``--tracking-uri`` for a store other than the demo's."""
+    from legacy_mllib_tracking._cli_base import command
+
     default = f"sqlite:///{workdir / 'mlflow.db'}"
-    return f"{shlex.quote(command)} ui" + (
-        "" if uri == default else f" --tracking-uri {shlex.quote(uri)}"
-    )
+    words = ["ui"] if uri == default else ["ui", "--tracking-uri", uri]
+    return command(*words, workdir=workdir)
 
 
 def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
@@ -64,7 +50,7 @@ def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
 
     from legacy_mllib_tracking import configure, inspect_run_layout, reset
     from legacy_mllib_tracking._tuning import parent_run_name
-    from legacy_mllib_tracking.cli import render_tree
+    from legacy_mllib_tracking.layout import render_tree
     from legacy_mllib_tracking.routing import Mode
 
     logging.getLogger("mlflow").setLevel(logging.WARNING)

@@ -1,8 +1,8 @@
 """The routing table of SPEC 3 as one pure function, :func:`decide`.
 
 No pyspark, no mlflow, no environment: :func:`decide` turns already-read inputs into a
-:class:`Decision`. Reading the inputs from a SparkSession is :mod:`legacy_mllib_tracking._config`'s
-job.
+:class:`Decision`. Reading the inputs from a SparkSession and the environment, then deciding, is
+:func:`legacy_mllib_tracking._inputs.route`, which ``configure()`` and ``explain`` share.
 """
 
 from __future__ import annotations

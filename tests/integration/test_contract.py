@@ -10,8 +10,8 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from legacy_mllib_tracking import configure, inspect_run_layout
-from legacy_mllib_tracking.cli import render_tree
 from legacy_mllib_tracking.keys import TAG_MODE
+from legacy_mllib_tracking.layout import render_tree
 
 from .builders import tuner
 from .helpers import LEAN, assert_contract

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from legacy_mllib_tracking.cli import main, render_tree
+from legacy_mllib_tracking.cli import main
 from legacy_mllib_tracking.keys import (
     CONF_AUTOLOG,
     CONF_TRACK,
@@ -22,9 +22,10 @@ from legacy_mllib_tracking.keys import (
     TAG_MAP_INDEX,
     TAG_TUNED_PARAMS,
 )
-from legacy_mllib_tracking.layout import RunLayout, RunView
+from legacy_mllib_tracking.layout import RunLayout, RunView, render_tree
 
 from .fresh import run_python
+from .notebook_files import write_source
 
 
 @pytest.fixture(autouse=True)
@@ -66,12 +67,71 @@ def test_explain_prints_the_mode(
     assert main(["explain", *argv]) == 0
     out, err = capsys.readouterr()
     assert err == ""
-    lines = out.splitlines()
-    assert lines[0].split() == ["mode:", mode]
-    assert lines[1].startswith(f"runtime: {runtime or 'not Databricks'}")
+    fields = _fields(out)
+    assert fields["mode"] == mode
+    assert fields["runtime"].startswith(runtime or "not Databricks")
     for key, (value, source) in ((CONF_TRACK, track), (CONF_AUTOLOG, autolog)):
         assert f"{key}={str(value).lower()} ({source})" in out
-    assert any(line.startswith("reason:  on ") for line in lines)
+    assert fields["reason"].startswith("on ")
+
+
+def _fields(out: str) -> dict[str, str]:
+    """``explain``'s lines as ``label -> text`` (a label is followed by a colon and spaces up to
+    one column)."""
+    lines = out.splitlines()
+    starts = {
+        len(line) - len(line[line.index(":") + 1 :].lstrip()) for line in lines if ":" in line
+    }
+    assert len(starts) == 1, out  # every value starts in the same column
+    column = starts.pop()
+    return {line[:column].strip().rstrip(":"): line[column:] for line in lines if line[0] != " "}
+
+
+@pytest.mark.parametrize(
+    ("argv", "shown"),
+    [
+        pytest.param(["--runtime", "15.4 ML"], "yes", id="ml"),
+        pytest.param(["--runtime", "15.4.x-scala2.12"], "no (a standard runtime)", id="standard"),
+        pytest.param(["--runtime", "15.4"], "unknown (counts as ML)", id="unknown"),
+    ],
+)
+def test_explain_says_ml_runtime_in_words(
+    argv: list[str], shown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``explain`` prints whether the runtime is an ML runtime as yes / no / unknown, never a
+    Python ``True``/``False``."""
+    assert main(["explain", *argv]) == 0
+    out = capsys.readouterr().out
+    assert _fields(out)["ML runtime"] == shown
+    assert "True" not in out and "False" not in out
+
+
+def test_explain_names_the_runtime_argument_as_the_user_typed_it(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The runtime's source is ``--runtime``, the option the user gave, not the API's name."""
+    assert main(["explain", "--runtime", "9.1"]) == 0
+    assert _fields(capsys.readouterr().out)["runtime"] == "DBR 9.1 (from --runtime)"
+
+
+@pytest.mark.parametrize("json_output", [False, True], ids=["text", "json"])
+def test_explain_warns_about_an_unreadable_runtime_in_one_full_sentence(
+    json_output: bool, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An unreadable DATABRICKS_RUNTIME_VERSION is one warning naming the value, where it came
+    from, the accepted shapes and how it is routed, as configure() words it."""
+    from legacy_mllib_tracking.runtime import ACCEPTED_SHAPES
+
+    monkeypatch.setenv(ENV_RUNTIME_VERSION, "garbage")
+    assert main(["explain", *(["--json"] if json_output else [])]) == 0
+    out = capsys.readouterr().out
+    if json_output:
+        [message] = json.loads(out)["warnings"]
+    else:
+        [message] = [line[12:] for line in out.splitlines() if line.startswith("warning:")]
+    assert "'garbage'" in message and f"env {ENV_RUNTIME_VERSION}" in message
+    assert ACCEPTED_SHAPES in message
+    assert message.endswith("routes this runtime like the newest Databricks ML runtime.")
 
 
 @pytest.mark.parametrize(("argv", "mode", "runtime", "track", "autolog"), EXPLAIN_TABLE)
@@ -351,6 +411,12 @@ CLI_ERRORS = [
     pytest.param(["migrate"], "PATH", id="migrate-without-path"),
     pytest.param(["scan", ".", "--target", "banana"], "'banana'", id="scan-bad-target"),
     pytest.param(["explain", "--runtime", "banana"], "--runtime: ", id="explain-bad-runtime"),
+    pytest.param(
+        ["tree", "abc", "--tracking-uri", "sqlite:///"], "'sqlite:///'", id="tree-sqlite-no-file"
+    ),
+    pytest.param(["diff", "a", "b", "--tracking-uri", ""], "''", id="diff-empty-uri"),
+    pytest.param(["replay", "--tracking-uri", " "], "' '", id="replay-blank-uri"),
+    pytest.param(["ui", "--port", "http"], "'http'", id="ui-port-not-a-number"),
 ]
 
 
@@ -390,19 +456,9 @@ def test_read_only_commands_refuse_a_store_that_does_not_exist(
 def test_tree_without_tracking_uri_does_not_create_mlflow_db(tmp_path: Path) -> None:
     """With no store configured, tree refuses MLflow's default store instead of creating it."""
     import os
-    import subprocess
-    import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "legacy_mllib_tracking", "tree", "abc"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = run_python("-m", "legacy_mllib_tracking", "tree", "abc", cwd=tmp_path, env=env)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "does not exist" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
@@ -606,3 +662,112 @@ def test_replay_of_a_named_file_that_is_no_spool_file_exits_2(
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "not a spool file" in err and str(path) in err
     assert path.read_text() == text
+
+
+def test_tree_against_databricks_without_credentials_is_one_line_naming_the_store(
+    tmp_path: Path,
+) -> None:
+    """``--tracking-uri databricks`` without credentials is one stderr line, exit 2, saying the
+    store could not be read (not that the run was not found, nor mlflow's own log lines)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABRICKS_", "MLFLOW_"))}
+    env["HOME"] = str(tmp_path)  # no ~/.databrickscfg
+    argv = ["tree", "abc", "--tracking-uri", "databricks"]
+    result = run_python("-m", "legacy_mllib_tracking", *argv, cwd=tmp_path, env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot read run 'abc' from tracking store 'databricks' (--tracking-uri)" in lines[0]
+    assert "not found" not in lines[0]
+
+
+# --- a path that does not exist: one wording, one line, exit 2 -----------------------------------
+
+MISSING = ["nope.py", "nope.txt", "nope.dbc", "nope.ipynb", "no-folder"]
+
+
+@pytest.mark.parametrize("command", ["scan", "migrate", "replay"])
+@pytest.mark.parametrize("name", MISSING)
+def test_a_missing_path_is_one_line_on_stderr_in_one_wording(
+    command: str, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """scan, migrate and replay given a path that does not exist exit 2 with one stderr line,
+    worded the same whatever the command or the file's kind, and print nothing on stdout."""
+    missing = tmp_path / name
+    assert main([command, str(missing)]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"legacy-mllib-tracking {command}: error: PATH {str(missing)!r}: no such file or directory"
+    ]
+
+
+def test_every_missing_path_is_named_in_the_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two missing paths among real ones: nothing is scanned, one line names both."""
+    (tmp_path / "real.py").write_text("x = 1\n")
+    argv = ["scan", str(tmp_path / "a.py"), str(tmp_path / "real.py"), str(tmp_path / "b")]
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
+    assert f"{str(tmp_path / 'a.py')!r}, {str(tmp_path / 'b')!r}: no such file" in line
+
+
+# --- a reader that leaves early -----------------------------------------------------------------
+
+OSS = ["--target", "oss"]
+#: A notebook that relied on the retired tracker: a CrossValidator fit in a run of its own.
+TUNING_CELLS = [
+    "import mlflow\nfrom pyspark.ml.classification import LogisticRegression\n"
+    "from pyspark.ml.evaluation import BinaryClassificationEvaluator\n"
+    "from pyspark.ml.tuning import CrossValidator, ParamGridBuilder",
+    "lr = LogisticRegression()\ngrid = ParamGridBuilder().addGrid(lr.regParam, [0.1]).build()\n"
+    "cv = CrossValidator(estimator=lr, estimatorParamMaps=grid,\n"
+    "                    evaluator=BinaryClassificationEvaluator())",
+    "with mlflow.start_run():\n    model = cv.fit(train)",
+]
+
+
+@pytest.mark.parametrize(
+    ("argv", "status"),
+    [
+        pytest.param(["explain", "--runtime", "9.1"], 0, id="explain"),
+        pytest.param(["scan", "{folder}", *OSS, "--format", "json"], 1, id="scan-json-migrate"),
+        pytest.param(["scan", "{folder}", *OSS, "--format", "sarif"], 1, id="scan-sarif"),
+        pytest.param(["migrate", "{folder}", *OSS], 1, id="migrate-diff-pending"),
+        pytest.param(["explain", "--help"], 0, id="help"),
+    ],
+)
+def test_a_closed_stdout_is_quiet_and_keeps_the_commands_own_status(
+    argv: list[str], status: int, tmp_path: Path
+) -> None:
+    """With stdout closed before the first line, a command ends without a word on stderr and
+    with the status it has when every line is read (no 141, no timing)."""
+    import os
+    import subprocess
+    import sys
+
+    folder = tmp_path / "ws"
+    folder.mkdir()
+    for i in range(3):
+        write_source(folder / f"nb{i}.py", TUNING_CELLS)
+    words = [word.format(folder=folder) for word in argv]
+    command = [sys.executable, "-m", "legacy_mllib_tracking", *words]
+    read = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert read.returncode == status, read.stderr
+    repo = Path(__file__).resolve().parents[2]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # the reader leaves before the first line
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=120) == status, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+    assert err == read.stderr.replace("\r\n", "\n"), err

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import pytest
 
-from legacy_mllib_tracking._config import read_inputs
-from legacy_mllib_tracking.errors import InvalidRuntimeVersion
+from legacy_mllib_tracking._inputs import read_inputs, route
+from legacy_mllib_tracking.errors import InvalidRuntimeVersion, RuntimeVersionWarning
 from legacy_mllib_tracking.keys import (
     CONF_AUTOLOG,
     CONF_SPARK_VERSION,
@@ -16,8 +16,8 @@ from legacy_mllib_tracking.keys import (
     ENV_ML_PYTHONPATH,
     ENV_RUNTIME_VERSION,
 )
-from legacy_mllib_tracking.routing import Mode, decide
-from legacy_mllib_tracking.runtime import RuntimeVersion, parse_runtime_version
+from legacy_mllib_tracking.routing import Mode
+from legacy_mllib_tracking.runtime import ACCEPTED_SHAPES, RuntimeVersion, parse_runtime_version
 
 ENV_SOURCE = f"env {ENV_RUNTIME_VERSION}"
 CONF_SOURCE = f"Spark conf {CONF_SPARK_VERSION}"
@@ -355,28 +355,49 @@ UNREADABLE = [
 def test_read_inputs_counts_unreadable_environment_string_as_unknown_databricks(
     environ: dict[str, str], conf: dict[str, str], source: str, text: str
 ) -> None:
-    """An unparseable env/conf version gives runtime None, databricks True and names the string."""
+    """An unparseable env/conf version gives runtime None, databricks True and keeps the string."""
     inputs = read_inputs(_Session(conf), environ=environ)
     assert (inputs.runtime, inputs.databricks, inputs.runtime_source) == (None, True, source)
-    assert inputs.unreadable is not None
-    assert source in inputs.unreadable
-    assert repr(text) in inputs.unreadable
+    assert inputs.unreadable == text
 
 
-def test_unreadable_environment_string_routes_like_newest_runtime() -> None:
-    """An unreadable sparkVersion reaches decide() as unknown Databricks, routed to AUTOLOG."""
-    inputs = read_inputs(_Session({CONF_SPARK_VERSION: ESR}), environ={})
-    decision = decide(
-        inputs.runtime,
-        databricks=inputs.databricks,
-        ml=inputs.ml,
-        track=inputs.track,
-        autolog=inputs.autolog,
-        runtime_source=inputs.runtime_source,
+@pytest.mark.parametrize(("environ", "conf", "source", "text"), UNREADABLE)
+def test_route_warns_once_about_an_unreadable_runtime_naming_value_source_and_shapes(
+    environ: dict[str, str], conf: dict[str, str], source: str, text: str
+) -> None:
+    """An unreadable env/conf version routes like the newest runtime, and the decision's first
+    warning is one full sentence naming the string, where it was read and the accepted shapes."""
+    decision = route(_Session(conf), environ=environ)
+    assert (decision.mode, decision.databricks, decision.runtime) == (Mode.AUTOLOG, True, None)
+    runtime_warnings = [m for c, m in decision.warnings if c is RuntimeVersionWarning]
+    assert runtime_warnings == [decision.warnings[0][1]]
+    [message] = runtime_warnings
+    assert repr(text) in message and source in message and ACCEPTED_SHAPES in message
+    assert message.endswith("like the newest Databricks ML runtime.")
+
+
+def test_route_names_a_standard_runtime_it_cannot_read_as_standard() -> None:
+    """An unreadable env version on a cluster whose sparkVersion says standard routes (and says
+    it routes) like the newest standard runtime."""
+    decision = route(
+        _Session({CONF_SPARK_VERSION: "13.3.x-scala2.12"}), environ={ENV_RUNTIME_VERSION: "x"}
     )
-    assert decision.mode is Mode.AUTOLOG
-    assert decision.databricks is True
-    assert decision.runtime is None
+    assert decision.mode is Mode.OFF
+    assert decision.warnings[0][1].endswith("like the newest Databricks standard runtime.")
+
+
+def test_route_without_an_unreadable_runtime_adds_no_runtime_warning() -> None:
+    """A readable runtime gives a decision without a RuntimeVersionWarning."""
+    decision = route(_Session({CONF_SPARK_VERSION: "13.3.x-scala2.12"}), environ={})
+    assert not [c for c, _ in decision.warnings if c is RuntimeVersionWarning]
+
+
+def test_route_names_the_argument_as_the_caller_calls_it() -> None:
+    """``argument=`` names the runtime's source in the decision and in a parse error."""
+    decision = route(None, runtime_version="9.1", environ={}, argument="--runtime")
+    assert decision.runtime_source == "--runtime"
+    with pytest.raises(InvalidRuntimeVersion, match=r"^--runtime: "):
+        route(None, runtime_version="nine", environ={}, argument="--runtime")
 
 
 # (sparkVersion, ML as read, mode routed): what explain prints as ML and the mode agree.
@@ -398,14 +419,7 @@ def test_ml_as_read_and_the_routing_agree_for_odd_sparkversions(
 ) -> None:
     """An odd sparkVersion is read as ML/standard/unknown and routed the way that reading says."""
     inputs = read_inputs(_Session({CONF_SPARK_VERSION: spark_version}), environ={})
-    decision = decide(
-        inputs.runtime,
-        databricks=inputs.databricks,
-        ml=inputs.ml,
-        track=inputs.track,
-        autolog=inputs.autolog,
-        runtime_source=inputs.runtime_source,
-    )
+    decision = route(_Session({CONF_SPARK_VERSION: spark_version}), environ={})
     assert (inputs.ml, decision.ml, decision.mode) == (ml, ml, mode)
 
 

@@ -1,0 +1,80 @@
+"""``legacy-mllib-tracking demo | ui``: a CrossValidator fit on local Spark, and the MLflow UI
+over the store it wrote."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from legacy_mllib_tracking._cli_base import UsageError, tracking_uri
+
+__all__ = ["register"]
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking import _ui
+
+    uri = args.tracking_uri or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    problem = _ui.store_problem(uri)
+    if problem is not None:
+        raise UsageError(problem)
+    if not 1 <= args.port <= 65535:
+        raise UsageError(f"--port must be from 1 to 65535, got {args.port}")
+    if _ui.port_in_use(args.port):
+        raise UsageError(
+            f"port {args.port} on 127.0.0.1 is in use (another MLflow UI?); pass --port N"
+        )
+    return _ui.serve(uri, args.port)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from legacy_mllib_tracking import demo
+    from legacy_mllib_tracking._safety import store_unreachable
+    from legacy_mllib_tracking.runtime import parse_runtime_version
+
+    # Both checked before Spark starts: a bad runtime, or a server that is down (mlflow would
+    # wait out its retries, ~100 s, before the first line of output).
+    if args.runtime is not None:
+        parse_runtime_version(args.runtime, source="--runtime")
+    if args.tracking_uri:
+        why = store_unreachable(args.tracking_uri, 2.0)
+        if why is not None:
+            raise UsageError(
+                f"tracking store {why} (--tracking-uri); start it, or leave --tracking-uri out "
+                "to use ./mlflow.db"
+            )
+
+    return demo.run(runtime=args.runtime, tracking_uri=args.tracking_uri, workdir=Path.cwd())
+
+
+def _port(text: str) -> int:
+    """``--port``: a whole number (its range is checked with the store, in one line)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"must be a port number from 1 to 65535, got {text!r}"
+        ) from None
+
+
+def register(sub: Any) -> None:
+    """Add ``demo`` and ``ui`` to the subcommands ``sub``."""
+    demo = sub.add_parser("demo", help="fit a CrossValidator on local Spark and show its runs")
+    demo.add_argument("--runtime", help="simulate a runtime version, e.g. '9.1' (legacy)")
+    demo.add_argument(
+        "--tracking-uri",
+        type=tracking_uri,
+        help="MLflow tracking URI (default: sqlite:///mlflow.db in the working directory)",
+    )
+    demo.set_defaults(func=_demo)
+    ui = sub.add_parser(
+        "ui", help="open the MLflow UI on a local store (the demo's) on 127.0.0.1; Ctrl-C stops it"
+    )
+    ui.add_argument(
+        "--tracking-uri",
+        type=tracking_uri,
+        help="the store to show (default: sqlite:///mlflow.db in the working directory)",
+    )
+    ui.add_argument("--port", type=_port, default=5000, help="port on 127.0.0.1 (default: 5000)")
+    ui.set_defaults(func=_ui)
