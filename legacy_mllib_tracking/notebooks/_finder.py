@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 import builtins
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
@@ -103,7 +103,7 @@ _CELL_WORDS = (
 )
 
 
-def _has_any(text: str, words: Sequence[str]) -> bool:
+def _has_any(text: str, words: Iterable[str]) -> bool:
     # A plain loop: any() over a generator costs a frame per word, this is the hot path.
     for word in words:  # noqa: SIM110
         if word in text:
@@ -236,6 +236,33 @@ def _literal(node: ast.AST | None) -> Any:
     return None
 
 
+#: Nodes that hold no call and no string: a walk does not enter them.
+_LEAVES = frozenset(
+    {ast.Name, ast.Load, ast.Store, ast.Del}
+    | {
+        cls
+        for base in (ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+        for cls in base.__subclasses__()
+    }
+)
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes`` as a list, without the nodes of :data:`_LEAVES` (names,
+    contexts, operators: nothing below them to find). Several times cheaper than the
+    generator on the hot path."""
+    found: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST) and type(item) not in _LEAVES:
+                    found.append(item)
+        elif isinstance(value, ast.AST) and type(value) not in _LEAVES:
+            found.append(value)
+    return found
+
+
 class _Cursor:
     """Locates lines of one cell and builds its findings."""
 
@@ -319,10 +346,10 @@ class _PythonCell:
     # values -----------------------------------------------------------------------------------
 
     def value(self, node: ast.AST | None) -> Any:
-        if node is None:
-            return None
         if isinstance(node, ast.Name):
             return self.state.names.get(node.id)
+        if isinstance(node, ast.Call):
+            return self.call_value(node)
         if isinstance(node, (ast.List, ast.Tuple)):
             return _List(tuple(self.value(item) for item in node.elts))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
@@ -333,8 +360,6 @@ class _PythonCell:
                     items.extend(side.items if isinstance(side, _List) else [side])
                 return _List(tuple(items))
             return None
-        if isinstance(node, ast.Call):
-            return self.call_value(node)
         return None
 
     def call_value(self, call: ast.Call) -> Any:
@@ -357,23 +382,25 @@ class _PythonCell:
             value = self.value(stages)
             return _Pipeline(value if isinstance(value, _List) else _List(()))
         if isinstance(func, ast.Attribute):
-            receiver = self.value(func.value)
-            if isinstance(receiver, _Tuner) and func.attr.startswith("set"):
-                argument = call.args[0] if call.args else None
-                if func.attr == "setEstimator":
-                    return replace(receiver, estimator=self.value(argument))
-                if func.attr == "setEstimatorParamMaps":
-                    return replace(receiver, grid=self.grid(argument))
-                if func.attr == "setEvaluator":
-                    return replace(receiver, evaluator=self.evaluator(argument))
-                return receiver
-            if isinstance(receiver, _Pipeline) and func.attr == "setStages" and call.args:
-                value = self.value(call.args[0])
-                return _Pipeline(value if isinstance(value, _List) else _List(()))
-            if func.attr in ("addGrid", "baseOn", "build"):
+            attr = func.attr
+            if attr.startswith("set"):  # only a setter keeps its receiver's value
+                receiver = self.value(func.value)
+                if isinstance(receiver, _Tuner):
+                    argument = call.args[0] if call.args else None
+                    if attr == "setEstimator":
+                        return replace(receiver, estimator=self.value(argument))
+                    if attr == "setEstimatorParamMaps":
+                        return replace(receiver, grid=self.grid(argument))
+                    if attr == "setEvaluator":
+                        return replace(receiver, evaluator=self.evaluator(argument))
+                    return receiver
+                if isinstance(receiver, _Pipeline) and attr == "setStages" and call.args:
+                    value = self.value(call.args[0])
+                    return _Pipeline(value if isinstance(value, _List) else _List(()))
+                if isinstance(receiver, (_Estimator, _Evaluator)):
+                    return receiver
+            elif attr in ("addGrid", "baseOn", "build"):
                 return self.grid(call)
-            if isinstance(receiver, (_Estimator, _Evaluator)) and func.attr.startswith("set"):
-                return receiver
         if last.endswith("Evaluator"):
             return self.evaluator(call)
         if last[:1].isupper() and last != "ParamGridBuilder":
@@ -482,7 +509,20 @@ class _PythonCell:
             self.statement(statement)
 
     def statement(self, node: ast.stmt) -> None:
-        if isinstance(node, ast.Import):
+        # The most frequent statements first.
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            value_node = node.value
+            if value_node is None:
+                return
+            self.expression(value_node)
+            value = self.value(value_node)
+            constant = _literal(value_node)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                self.bind(target, value, constant)
+        elif isinstance(node, ast.Expr):
+            self.expression(node.value)
+        elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
                     self.state.aliases[alias.asname] = alias.name
@@ -493,22 +533,13 @@ class _PythonCell:
                     self.state.library.add(alias.asname or _PACKAGE)
         elif isinstance(node, ast.ImportFrom):
             module = node.module or ""
+            library = module.split(".", 1)[0] == _PACKAGE
             for alias in node.names:
                 if alias.name != "*":
                     self.state.aliases[alias.asname or alias.name] = f"{module}.{alias.name}"
-                    if module.split(".", 1)[0] == _PACKAGE:
+                    if library:
                         # ``configure as setup``: later cells call it by a name with no hint
                         self.state.library.add(alias.asname or alias.name)
-        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
-            value_node = node.value
-            if value_node is None:
-                return
-            self.expression(value_node)
-            value = self.value(value_node)
-            constant = _literal(value_node)
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                self.bind(target, value, constant)
         elif isinstance(node, ast.AugAssign):
             self.expression(node.value)
             if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
@@ -516,8 +547,6 @@ class _PythonCell:
                 right = self.value(node.value)
                 if isinstance(left, _List) and isinstance(right, _List):
                     self.state.set(node.target.id, _List(left.items + right.items))
-        elif isinstance(node, ast.Expr):
-            self.expression(node.value)
         elif isinstance(node, (ast.With, ast.AsyncWith)):
             runs = 0
             for item in node.items:
@@ -606,7 +635,8 @@ class _PythonCell:
     # expressions ------------------------------------------------------------------------------
 
     def expression(self, node: ast.expr) -> None:
-        if isinstance(node, (ast.Constant, ast.Name)):
+        kind = type(node)
+        if kind is ast.Constant or kind in _LEAVES:
             return
         # Walking every expression is most of the cost: skip those whose text cannot hold a
         # call we report (no hint word, no name bound to a tuner).
@@ -616,13 +646,16 @@ class _PythonCell:
         state = self.state
         if (
             not _has_any(segment, _CALL_WORDS)
-            and not (state.tuner_names and any(name in segment for name in state.tuner_names))
-            and not (state.library and any(name in segment for name in state.library))
+            and not (state.tuner_names and _has_any(segment, state.tuner_names))
+            and not (state.library and _has_any(segment, state.library))
         ):
             return
-        for child in ast.walk(node):
-            if isinstance(child, ast.Call):
-                self.call(child)
+        # Breadth first, in ast.walk's order (findings on one line keep their order).
+        queue: list[ast.AST] = [node]
+        for current in queue:  # the list grows while it is read
+            if isinstance(current, ast.Call):
+                self.call(current)
+            queue.extend(_children(current))
 
     def is_mlflow(self, func: ast.AST, *names: str) -> bool:
         name = self.qualified(func)
@@ -927,6 +960,7 @@ def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[int, str, bo
     Only nodes whose lines hold a hit are entered (one pass; most of a long cell is skipped).
     """
     low, high = min(hits), max(hits)
+    single = low == high
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
@@ -939,11 +973,13 @@ def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[int, str, bo
                 yield node.value.lineno, node.value.value, False
             continue
         children = []
-        for child in ast.iter_child_nodes(node):
+        for child in _children(node):
             start = getattr(child, "lineno", None)
             if start is not None:
                 end = getattr(child, "end_lineno", None) or start
-                if end < low or start > high or not any(start <= n <= end for n in hits):
+                if end < low or start > high:
+                    continue
+                if not single and not any(start <= n <= end for n in hits):
                     continue
             children.append(child)
         stack.extend(reversed(children))
@@ -984,8 +1020,8 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
     # a hint word or a name already bound to something the finder follows.
     if (
         _has_any(text, _CELL_WORDS)
-        or _has_any(text, tuple(state.bound))
-        or (state.library and _has_any(text, tuple(state.library)))
+        or _has_any(text, state.bound)
+        or (state.library and _has_any(text, state.library))
     ):
         walker.run(tree)
     else:
@@ -993,7 +1029,11 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
     if "params." in text or "metrics." in text:
         # Legacy names in code are string constants: walk only the statements on lines that
         # hold one (a filter string, an order_by, a column name).
-        hits = {n for n, line in enumerate(cursor.lines, start=1) if _LEGACY_REF.search(line)}
+        hits = {
+            n
+            for n, line in enumerate(cursor.lines, start=1)
+            if ("params." in line or "metrics." in line) and _LEGACY_REF.search(line)
+        }
         for first, string, executed in _strings_on(tree, hits) if hits else ():
             for offset, chunk in enumerate(string.split("\n")):
                 if "params." in chunk or "metrics." in chunk:
