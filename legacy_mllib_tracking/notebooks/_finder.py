@@ -939,10 +939,17 @@ def _comment(cursor: _Cursor, line: int, comment: str) -> None:
 
 
 def _line_magics(cursor: _Cursor, code: list[str]) -> None:
-    """Turn IPython line magics (``%pip``, ``!pip``, ``%run``...) into ``pass``, noting some."""
+    """Turn IPython line magics (``%pip``, ``!pip``, ``%run``...) into ``pass``, noting some;
+    the lines a magic continues on (after a backslash) become blank."""
+    continued = False
     for number, line in enumerate(code, start=1):
         stripped = line.lstrip()
+        if continued:
+            continued = line.rstrip().endswith("\\")
+            code[number - 1] = ""
+            continue
         if stripped[:1] in ("%", "!"):
+            continued = line.rstrip().endswith("\\")
             pip = _PIP_LINE.match(line)
             if pip is not None:
                 cursor.add(Kind.PIP_INSTALL, number, {"via": pip.group(1).replace(" ", "")})

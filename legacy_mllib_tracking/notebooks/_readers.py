@@ -214,10 +214,27 @@ def _read_ipynb(path: Path, text: str) -> Notebook:
             raise _error(path, f"cell {index} 'source' is neither a string nor a list")
         source = _normalise(source)
         if raw.get("cell_type") == "code":
-            cells.append(_cell(index, source, language))
+            cell = _cell(index, source, language)
+            if cell.language == "pip" and _code_after_magics(source):
+                # In Jupyter %pip / %conda are line magics: the rest of the cell is code (the
+                # finder blanks the magic lines and reports each install).
+                cell = Cell(index, language, None, source, None)
+            cells.append(cell)
         else:  # markdown and raw cells are documentation
             cells.append(Cell(index, "markdown", None, source, None))
     return Notebook(str(path), "", Format.IPYNB, language, tuple(cells))
+
+
+def _code_after_magics(source: str) -> bool:
+    """Whether ``source`` holds a line that is no line magic (``%``, ``!``), no continuation of
+    one (after a line ending in a backslash) and not blank."""
+    continued = False
+    for line in source.split("\n"):
+        stripped = line.strip()
+        if not continued and stripped and stripped[0] not in "%!":
+            return True
+        continued = stripped.endswith("\\") and (continued or stripped[:1] in ("%", "!"))
+    return False
 
 
 # --- NotebookV1 (inside .dbc archives and HTML exports) -------------------------------------------

@@ -655,3 +655,58 @@ def test_legacy_name_in_nested_strings_is_found(tmp_path: Path, code: str, line:
     [ref] = of_kind(scan_cells(tmp_path, IMPORTS, code), "legacy_name_ref")
     assert ref.line == line
     assert ref.executed
+
+
+def test_ipynb_cell_that_starts_with_pip_is_scanned_after_that_line(tmp_path: Path) -> None:
+    """In a Jupyter notebook ``%pip`` is a line magic: the code after it in the same cell is
+    Python and is scanned (the install and the tuning fit are both found)."""
+    path = write_ipynb(
+        tmp_path / "nb.ipynb",
+        [
+            ("code", IMPORTS),
+            (
+                "code",
+                "%pip install x\n"
+                "from pyspark.ml.tuning import CrossValidator\n"
+                "cv = CrossValidator(estimator=lr, estimatorParamMaps=grid)\n"
+                "cv.fit(df)",
+            ),
+        ],
+    )
+    [notebook] = read_notebooks(path)
+    findings = list(find(notebook))
+    assert [(f.kind.value, f.cell, f.line) for f in findings] == [
+        ("pip_install", 1, 1),
+        ("tuning_fit", 1, 4),
+    ]
+    assert findings[0].details["via"] == "%pip"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "%pip install x",
+        "%pip install x \\\n    y==1.0\n\n%pip install z",
+        "%conda install x\n!pip list",
+    ],
+)
+def test_ipynb_cell_of_installs_only_stays_an_install(tmp_path: Path, source: str) -> None:
+    """An ``.ipynb`` cell that only installs (continuation lines and other magics included) is
+    one install at its first line, no parse error."""
+    path = write_ipynb(tmp_path / "nb.ipynb", [("code", source)])
+    [notebook] = read_notebooks(path)
+    assert [(f.kind.value, f.line) for f in find(notebook)] == [("pip_install", 1)]
+
+
+def test_ipynb_install_continued_over_lines_before_code(tmp_path: Path) -> None:
+    """``%pip install a \\`` continued on the next line, then code: the continuation is part
+    of the install, the code is scanned (no parse error)."""
+    path = write_ipynb(
+        tmp_path / "nb.ipynb",
+        [("code", IMPORTS), ("code", "%pip install a \\\n    b\n" + TUNER + "\ncv.fit(df)")],
+    )
+    [notebook] = read_notebooks(path)
+    assert [(f.kind.value, f.line) for f in find(notebook)] == [
+        ("pip_install", 1),
+        ("tuning_fit", 7),
+    ]
