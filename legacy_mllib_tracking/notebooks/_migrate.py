@@ -63,12 +63,11 @@ from legacy_mllib_tracking.notebooks._model import (
 )
 from legacy_mllib_tracking.notebooks._rewrite import (
     RewriteError,
-    dbc_notebook_text,
-    insert_dbc_command,
-    insert_ipynb_cell,
     insert_script_lines,
     insert_source_cell,
 )
+from legacy_mllib_tracking.notebooks._rewrite_dbc import dbc_notebook_text, insert_dbc_command
+from legacy_mllib_tracking.notebooks._rewrite_ipynb import insert_ipynb_cell
 from legacy_mllib_tracking.notebooks._target import Target
 from legacy_mllib_tracking.notebooks._verdict import coverage
 from legacy_mllib_tracking.notebooks._verdict import where as _place
