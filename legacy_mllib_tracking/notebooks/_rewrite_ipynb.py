@@ -12,9 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from legacy_mllib_tracking.errors import RewriteError
-from legacy_mllib_tracking.notebooks._rewrite import (
-    cell_text,
-)
+from legacy_mllib_tracking.notebooks._rewrite import cell_text
 from legacy_mllib_tracking.notebooks._splice import (
     _items,
     _locate,
