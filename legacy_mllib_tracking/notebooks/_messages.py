@@ -22,6 +22,7 @@ from legacy_mllib_tracking.notebooks._model import (
     Finding,
     Kind,
     Verdict,
+    configure_call,
 )
 from legacy_mllib_tracking.notebooks._target import Target
 from legacy_mllib_tracking.routing import Decision, Mode
@@ -29,7 +30,7 @@ from legacy_mllib_tracking.routing import Decision, Mode
 __all__ = ["FACTS", "LEGACY_CALL"]
 
 #: What migrate inserts (and the messages name) where ``configure(spark)`` alone routes OFF.
-LEGACY_CALL = "configure(spark, mode='legacy')"
+LEGACY_CALL = configure_call(mode="legacy")
 
 #: The documented facts the messages quote, each said once.
 FACTS: Mapping[str, str] = {

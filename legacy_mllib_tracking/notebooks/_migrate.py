@@ -45,11 +45,8 @@ from pathlib import Path
 
 from legacy_mllib_tracking.notebooks._change import _rewrite_file
 from legacy_mllib_tracking.notebooks._migration import (
-    CONFIGURE_LINES,
-    PIP_LINE,
     FileMigration,
     MigrationResult,
-    MigrationTally,
     NotebookMigration,
     Outcome,
 )
@@ -61,18 +58,7 @@ from legacy_mllib_tracking.notebooks._plan import plan_notebook
 from legacy_mllib_tracking.notebooks._rewrite import RewriteError
 from legacy_mllib_tracking.notebooks._target import Target
 
-__all__ = [
-    "CONFIGURE_LINES",
-    "PIP_LINE",
-    "FileMigration",
-    "MigrationResult",
-    "MigrationTally",
-    "NotebookMigration",
-    "Outcome",
-    "iter_migrate",
-    "migrate",
-    "plan_notebook",
-]
+__all__ = ["iter_migrate", "migrate"]
 
 
 # --- writing --------------------------------------------------------------------------------------

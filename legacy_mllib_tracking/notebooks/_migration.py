@@ -4,13 +4,14 @@ counts and exit status; the lines of the inserted cell.
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass
 
 from legacy_mllib_tracking.notebooks._model import (
     Format,
+    StrEnum,
     Verdict,
+    configure_call,
 )
 
 __all__ = [
@@ -25,14 +26,14 @@ __all__ = [
 
 #: The lines of the inserted cell; ``spark`` is replaced by a plain script's session name, and
 #: ``mode='legacy'`` is added where ``configure(spark)`` alone routes OFF on the target.
-CONFIGURE_LINES = ("from legacy_mllib_tracking import configure", "configure(spark)")
+CONFIGURE_LINES = ("from legacy_mllib_tracking import configure", configure_call())
 #: The cell ``--pip`` adds first.
 PIP_LINE = "%pip install legacy-mllib-tracking"
 _PIP_SELF = re.compile(r"^\s*[%!]pip\s+install\b.*\blegacy[-_.]mllib[-_.]tracking\b", re.M | re.I)
 _MAGIC_LINE = re.compile(r"^\s*[%!]")
 
 
-class Outcome(str, enum.Enum):
+class Outcome(StrEnum):
     """What ``migrate`` does with one notebook."""
 
     #: A ``configure(spark)`` cell is inserted (or would be, without ``write``).
@@ -45,9 +46,6 @@ class Outcome(str, enum.Enum):
     REVIEW = "review"
     #: Verdict ``migrate`` but no safe automatic change (the reason says why), untouched.
     MANUAL = "manual"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)
@@ -84,9 +82,7 @@ class NotebookMigration:
     @property
     def call(self) -> str:
         """The inserted call: ``configure(spark)`` or ``configure(spark, mode='legacy')``."""
-        if self.mode is None:
-            return f"configure({self.session})"
-        return f"configure({self.session}, mode={self.mode!r})"
+        return configure_call(self.session, self.mode)
 
 
 @dataclass(frozen=True)
