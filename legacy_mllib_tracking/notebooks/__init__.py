@@ -41,7 +41,7 @@ details are ``tuner``, ``via`` (direct | setter-chain | pipeline | call), ``run_
 A report's ``configure_mode`` / ``configure_call()`` give the call that tracks its fits on the
 target (``configure(spark, mode='legacy')`` where ``configure(spark)`` alone routes OFF).
 
-Migrating (``_migrate.py``)::
+Migrating (``_migrate.py``; planning in ``_plan.py``, values in ``_migration.py``)::
 
     migrate(paths, *, target=None, write=False, pip=False, progress=None) -> MigrationResult
     iter_migrate(...) -> Iterator[FileMigration]    # file by file (what the CLI streams)
@@ -61,15 +61,13 @@ from __future__ import annotations
 
 from legacy_mllib_tracking.errors import NotebookReadError, RewriteError
 from legacy_mllib_tracking.notebooks._finder import find
-from legacy_mllib_tracking.notebooks._migrate import (
+from legacy_mllib_tracking.notebooks._migrate import iter_migrate, migrate
+from legacy_mllib_tracking.notebooks._migration import (
     FileMigration,
     MigrationResult,
     MigrationTally,
     NotebookMigration,
     Outcome,
-    iter_migrate,
-    migrate,
-    plan_notebook,
 )
 from legacy_mllib_tracking.notebooks._model import (
     Cell,
@@ -83,6 +81,7 @@ from legacy_mllib_tracking.notebooks._model import (
     Tally,
     Verdict,
 )
+from legacy_mllib_tracking.notebooks._plan import plan_notebook
 from legacy_mllib_tracking.notebooks._readers import read_file, read_notebooks
 from legacy_mllib_tracking.notebooks._report import (
     render_json,

@@ -24,12 +24,25 @@ __all__ = [
     "NotebookReadError",
     "NotebookReport",
     "ScanReport",
+    "StrEnum",
     "Tally",
     "Verdict",
+    "configure_call",
 ]
 
 
-class Format(str, enum.Enum):
+class StrEnum(str, enum.Enum):
+    """A ``str`` enum whose ``str()`` and f-string form are its value (``enum.StrEnum`` is
+    Python 3.11+)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return str(self.value).__format__(spec)
+
+
+class Format(StrEnum):
     """The format a file was read as (``"skipped"`` and ``"error"`` only appear in reports)."""
 
     #: A ``.py`` / ``.scala`` / ``.sql`` / ``.r`` export headed ``# Databricks notebook source``.
@@ -47,11 +60,8 @@ class Format(str, enum.Enum):
     #: Could not be read: see the file's ``error``.
     ERROR = "error"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Kind(str, enum.Enum):
+class Kind(StrEnum):
     """What a finding is; exhaustive (the issue's list). Compares equal to its string value."""
 
     #: ``.fit`` of a pyspark CrossValidator / TrainValidationSplit (direct, setter chain, Pipeline).
@@ -83,11 +93,8 @@ class Kind(str, enum.Enum):
     #: A Python cell that does not parse; the rest of the notebook is still scanned.
     PARSE_ERROR = "parse_error"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Verdict(str, enum.Enum):
+class Verdict(StrEnum):
     """What a notebook needs on the target; ordered ``ok < review < migrate``."""
 
     #: Nothing to do.
@@ -96,9 +103,6 @@ class Verdict(str, enum.Enum):
     REVIEW = "review"
     #: Relied on the retired tracker and loses its runs or their names on the target.
     MIGRATE = "migrate"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def rank(self) -> int:
@@ -206,6 +210,12 @@ class Finding:
         return payload
 
 
+def configure_call(session: str = "spark", mode: str | None = None) -> str:
+    """The text of this library's ``configure()`` call: ``configure(spark)``, or
+    ``configure(spark, mode='legacy')`` with a ``mode`` (the one place this text is built)."""
+    return f"configure({session})" if mode is None else f"configure({session}, mode={mode!r})"
+
+
 @dataclass(frozen=True)
 class NotebookReport:
     """A scanned notebook: its verdict for the target and its findings in notebook order.
@@ -228,9 +238,7 @@ class NotebookReport:
     def configure_call(self, session: str = "spark") -> str:
         """The call that tracks this notebook's fits on the target: ``configure(spark)`` or
         ``configure(spark, mode='legacy')`` (``session``: the SparkSession's name)."""
-        if self.configure_mode is None:
-            return f"configure({session})"
-        return f"configure({session}, mode={self.configure_mode!r})"
+        return configure_call(session, self.configure_mode)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object of this notebook (schema 1)."""

@@ -7,21 +7,28 @@ notebook but cannot be read. Stdlib only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
+from legacy_mllib_tracking.notebooks._cells import (
+    _LANGUAGES,
+    CELL_MAGICS,
+    _cell,
+    _decode,
+    _error,
+    _normalise,
+    detect_magic,
+    split_lines,
+)
 from legacy_mllib_tracking.notebooks._model import (
     Cell,
     Format,
     Notebook,
-    NotebookReadError,
 )
+from legacy_mllib_tracking.notebooks._notebook_v1 import _read_dbc, _read_html
 
 __all__ = [
     "CELL_MAGICS",
@@ -32,21 +39,6 @@ __all__ = [
     "split_lines",
 ]
 
-#: A cell magic (first line of a cell) and the language it switches the cell to.
-CELL_MAGICS: Mapping[str, str] = {
-    "%md": "markdown",
-    "%md-sandbox": "markdown",
-    "%sql": "sql",
-    "%scala": "scala",
-    "%r": "r",
-    "%python": "python",
-    "%sh": "shell",
-    "%fs": "fs",
-    "%run": "run",
-    "%pip": "pip",
-    "%conda": "pip",
-}
-
 #: Databricks source exports: file extension -> (comment prefix, notebook language).
 SOURCE_EXTENSIONS: Mapping[str, tuple[str, str]] = {
     ".py": ("#", "python"),
@@ -54,61 +46,8 @@ SOURCE_EXTENSIONS: Mapping[str, tuple[str, str]] = {
     ".sql": ("--", "sql"),
     ".r": ("#", "r"),
 }
-
-_DBC_EXTENSIONS = {".python": "python", ".scala": "scala", ".sql": "sql", ".r": "r"}
-_DBC_SUFFIX = {language: suffix for suffix, language in _DBC_EXTENSIONS.items()}
-_LANGUAGES = ("python", "scala", "sql", "r")
 _IPYNB_DATABRICKS = "application/vnd.databricks.v1+notebook"
 _HTML_MARKER = re.compile(rb"""<meta\s+name\s*=\s*["']databricks-html-version["']""", re.I)
-_HTML_MODEL = re.compile(r"""__DATABRICKS_NOTEBOOK_MODEL\s*=\s*(['"])(?P<model>[^'"]*)\1""")
-
-
-def split_lines(text: str) -> list[str]:
-    r"""Split text at ``\n``, ``\r\n`` or ``\r`` only (``str.splitlines`` splits at ``\f`` too)."""
-    if "\r" not in text:
-        return text.split("\n")
-    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-
-
-def _normalise(text: str) -> str:
-    """Line ends as ``\\n`` (CRLF and CR normalised)."""
-    return text if "\r" not in text else text.replace("\r\n", "\n").replace("\r", "\n")
-
-
-def detect_magic(source: str) -> str | None:
-    """Return the cell magic on the first non-blank line of ``source`` (``"%md"``...), or None."""
-    stripped = source.lstrip()
-    if not stripped.startswith("%"):
-        return None
-    token = stripped.split(None, 1)[0]
-    return token if token in CELL_MAGICS else None
-
-
-def _cell(
-    index: int,
-    source: str,
-    language: str,
-    *,
-    first_file_line: int | None = None,
-    title: str | None = None,
-    position: float | None = None,
-) -> Cell:
-    magic = detect_magic(source)
-    effective = CELL_MAGICS[magic] if magic is not None else language
-    return Cell(index, effective, magic, source, first_file_line, title or None, position)
-
-
-def _decode(path: Path, data: bytes) -> str:
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        raise NotebookReadError(
-            f"{path}: bytes at offset {error.start} do not decode as UTF-8"
-        ) from None
-
-
-def _error(path: Path | str, reason: str) -> NotebookReadError:
-    return NotebookReadError(f"{path}: {reason}")
 
 
 # --- Databricks source ---------------------------------------------------------------------------
@@ -214,135 +153,27 @@ def _read_ipynb(path: Path, text: str) -> Notebook:
             raise _error(path, f"cell {index} 'source' is neither a string nor a list")
         source = _normalise(source)
         if raw.get("cell_type") == "code":
-            cells.append(_cell(index, source, language))
+            cell = _cell(index, source, language)
+            if cell.language == "pip" and _code_after_magics(source):
+                # In Jupyter %pip / %conda are line magics: the rest of the cell is code (the
+                # finder blanks the magic lines and reports each install).
+                cell = Cell(index, language, None, source, None)
+            cells.append(cell)
         else:  # markdown and raw cells are documentation
             cells.append(Cell(index, "markdown", None, source, None))
     return Notebook(str(path), "", Format.IPYNB, language, tuple(cells))
 
 
-# --- NotebookV1 (inside .dbc archives and HTML exports) -------------------------------------------
-
-
-def _position(command: Mapping[str, Any]) -> float:
-    value = command.get("position")
-    return float(value) if isinstance(value, (int, float)) else float("inf")
-
-
-def _notebook_v1(path: Path, name: str, model: Any, fmt: Format, where: str) -> Notebook:
-    if not isinstance(model, dict) or not isinstance(model.get("commands"), list):
-        raise _error(path, f"{where} is not a NotebookV1 object (no 'commands' list)")
-    language = str(model.get("language") or "python").lower()
-    if language not in _LANGUAGES:
-        language = "python"
-    commands = [c for c in model["commands"] if isinstance(c, dict)]
-    # Real archives store commands out of order: the notebook order is ascending position.
-    commands.sort(key=_position)
-    cells = []
-    for index, command in enumerate(commands):
-        text = command.get("command", "")
-        source = _normalise(text if isinstance(text, str) else "")
-        title = command.get("commandTitle")
-        position = command.get("position")
-        cells.append(
-            _cell(
-                index,
-                source,
-                language,
-                title=title if isinstance(title, str) else None,
-                position=float(position) if isinstance(position, (int, float)) else None,
-            )
-        )
-    return Notebook(str(path), name, fmt, language, tuple(cells))
-
-
-def _folder_children(
-    folder: Mapping[str, Any], prefix: str
-) -> Iterable[tuple[str, Mapping[str, Any]]]:
-    """Yield (entry-like name, NotebookV1) for every notebook embedded under ``children``."""
-    for child in folder.get("children") or ():
-        if not isinstance(child, dict):
-            continue
-        child_name = str(child.get("name") or "")
-        if isinstance(child.get("commands"), list):
-            language = str(child.get("language") or "python").lower()
-            yield f"{prefix}{child_name}{_DBC_SUFFIX.get(language, '.python')}", child
-        elif "children" in child:
-            yield from _folder_children(child, f"{prefix}{child_name}/")
-
-
-def _read_dbc(path: Path) -> list[Notebook]:
-    import zipfile
-
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as error:
-        raise _error(path, f"not a readable .dbc archive (zip): {error}") from None
-    notebooks: list[Notebook] = []
-    seen: set[str] = set()
-    folders: list[tuple[str, Mapping[str, Any]]] = []
-    with archive:
-        for info in archive.infolist():
-            name = info.filename
-            if name.endswith("/") or name.rsplit("/", 1)[-1].lower() == "manifest.mf":
-                continue
-            suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
-            try:
-                data = archive.read(info)
-            except (zipfile.BadZipFile, OSError, RuntimeError) as error:
-                raise _error(path, f"entry {name!r} cannot be read: {error}") from None
-            if suffix not in _DBC_EXTENSIONS:
-                # Folder entries (FolderV1) may embed the same notebooks again under children.
-                try:
-                    folder = json.loads(data)
-                except ValueError:
-                    continue
-                if isinstance(folder, dict) and "children" in folder:
-                    base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
-                    folders.append((base.rstrip("/") + "/", folder))
-                continue
-            try:
-                model = json.loads(data.decode("utf-8-sig"))
-            except UnicodeDecodeError as error:
-                raise _error(
-                    path, f"entry {name!r}: bytes at offset {error.start} do not decode as UTF-8"
-                ) from None
-            except ValueError as error:
-                raise _error(path, f"entry {name!r} is not valid JSON ({error})") from None
-            notebook = _notebook_v1(path, name, model, Format.DBC, f"entry {name!r}")
-            notebooks.append(notebook)
-            seen.update(_identities(name, model))
-    for prefix, folder in folders:
-        for name, model in _folder_children(folder, prefix):
-            identities = _identities(name, model)
-            if identities & seen:
-                continue
-            seen.update(identities)
-            notebooks.append(_notebook_v1(path, name, model, Format.DBC, f"folder {prefix!r}"))
-    return notebooks
-
-
-def _identities(name: str, model: Mapping[str, Any]) -> set[str]:
-    found = {f"name:{name}"}
-    for key in ("origId", "guid"):
-        value = model.get(key)
-        if value not in (None, ""):
-            found.add(f"{key}:{value}")
-    return found
-
-
-# --- HTML export ---------------------------------------------------------------------------------
-
-
-def _read_html(path: Path, text: str) -> Notebook:
-    match = _HTML_MODEL.search(text)
-    if match is None:
-        raise _error(path, "Databricks HTML export without a __DATABRICKS_NOTEBOOK_MODEL")
-    try:
-        encoded = base64.b64decode(match["model"], validate=False).decode("utf-8")
-        model = json.loads(unquote(encoded))
-    except (binascii.Error, UnicodeDecodeError, ValueError) as error:
-        raise _error(path, f"cannot decode __DATABRICKS_NOTEBOOK_MODEL ({error})") from None
-    return _notebook_v1(path, "", model, Format.DATABRICKS_HTML, "__DATABRICKS_NOTEBOOK_MODEL")
+def _code_after_magics(source: str) -> bool:
+    """Whether ``source`` holds a line that is no line magic (``%``, ``!``), no continuation of
+    one (after a line ending in a backslash) and not blank."""
+    continued = False
+    for line in source.split("\n"):
+        stripped = line.strip()
+        if not continued and stripped and stripped[0] not in "%!":
+            return True
+        continued = stripped.endswith("\\") and (continued or stripped[:1] in ("%", "!"))
+    return False
 
 
 # --- dispatch ------------------------------------------------------------------------------------

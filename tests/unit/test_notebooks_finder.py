@@ -616,3 +616,97 @@ def test_library_configure_lookalikes(tmp_path: Path, cells: list[str]) -> None:
     """Comments, another library's configure, an import without a call, an unimported name
     and Scala code are no call of legacy_mllib_tracking.configure."""
     assert of_kind(scan_cells(tmp_path, *cells), "library_configure") == []
+
+
+# --- the walk reaches every nesting (what its shortcuts skip holds no call and no string) -------
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        'print(f"best: {cv.fit(train).bestModel}")',
+        "result = {**options, 'model': cv.fit(train)}",
+        "models = [cv.fit(part) for part in [train, test] if part is not None]",
+        "run = lambda frame=None: cv.fit(frame)\nrun()",
+        "models = list(map(lambda part: cv.fit(part), [train]))",
+        "model = cv.fit(train) if ready else None",
+        "with open('x') as handle, some(cv.fit(train)):\n    pass",
+    ],
+)
+def test_fit_nested_in_any_expression_is_found(tmp_path: Path, code: str) -> None:
+    """A tuning fit inside an f-string, a dict with ``**``, a comprehension, a lambda or a
+    conditional expression is found (the walk enters every node that can hold a call)."""
+    [fit] = of_kind(scan_cells(tmp_path, IMPORTS, TUNER, code), "tuning_fit")
+    assert fit.details["tuner"] == "CrossValidator"
+
+
+@pytest.mark.parametrize(
+    ("code", "line"),
+    [
+        ("runs = [mlflow.search_runs(filter_string=f) for f in [\"params.maxDepth = '4'\"]]", 1),
+        ("def best(order=['metrics.avg_f1 DESC']):\n    return order\nx = 1", 1),
+        ("x = 1\nruns = mlflow.search_runs(\n    order_by=['metrics.avg_f1 DESC'],\n)", 3),
+        ("runs = {**base, 'filter': \"params.maxDepth = '4'\"}", 1),
+    ],
+)
+def test_legacy_name_in_nested_strings_is_found(tmp_path: Path, code: str, line: int) -> None:
+    """A legacy name in a comprehension, a default argument, a multi-line call or a dict with
+    ``**`` is found on its own line (the string walk enters only the lines that hold one)."""
+    [ref] = of_kind(scan_cells(tmp_path, IMPORTS, code), "legacy_name_ref")
+    assert ref.line == line
+    assert ref.executed
+
+
+def test_ipynb_cell_that_starts_with_pip_is_scanned_after_that_line(tmp_path: Path) -> None:
+    """In a Jupyter notebook ``%pip`` is a line magic: the code after it in the same cell is
+    Python and is scanned (the install and the tuning fit are both found)."""
+    path = write_ipynb(
+        tmp_path / "nb.ipynb",
+        [
+            ("code", IMPORTS),
+            (
+                "code",
+                "%pip install x\n"
+                "from pyspark.ml.tuning import CrossValidator\n"
+                "cv = CrossValidator(estimator=lr, estimatorParamMaps=grid)\n"
+                "cv.fit(df)",
+            ),
+        ],
+    )
+    [notebook] = read_notebooks(path)
+    findings = list(find(notebook))
+    assert [(f.kind.value, f.cell, f.line) for f in findings] == [
+        ("pip_install", 1, 1),
+        ("tuning_fit", 1, 4),
+    ]
+    assert findings[0].details["via"] == "%pip"
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "%pip install x",
+        "%pip install x \\\n    y==1.0\n\n%pip install z",
+        "%conda install x\n!pip list",
+    ],
+)
+def test_ipynb_cell_of_installs_only_stays_an_install(tmp_path: Path, source: str) -> None:
+    """An ``.ipynb`` cell that only installs (continuation lines and other magics included) is
+    one install at its first line, no parse error."""
+    path = write_ipynb(tmp_path / "nb.ipynb", [("code", source)])
+    [notebook] = read_notebooks(path)
+    assert [(f.kind.value, f.line) for f in find(notebook)] == [("pip_install", 1)]
+
+
+def test_ipynb_install_continued_over_lines_before_code(tmp_path: Path) -> None:
+    """``%pip install a \\`` continued on the next line, then code: the continuation is part
+    of the install, the code is scanned (no parse error)."""
+    path = write_ipynb(
+        tmp_path / "nb.ipynb",
+        [("code", IMPORTS), ("code", "%pip install a \\\n    b\n" + TUNER + "\ncv.fit(df)")],
+    )
+    [notebook] = read_notebooks(path)
+    assert [(f.kind.value, f.line) for f in find(notebook)] == [
+        ("pip_install", 1),
+        ("tuning_fit", 7),
+    ]

@@ -1,4 +1,4 @@
-"""The byte-preserving writers (legacy_mllib_tracking.notebooks._rewrite): one cell more, nothing
+"""The byte-preserving writers (legacy_mllib_tracking.notebooks._rewrite*): one cell more, nothing
 else changed, and the result opens (the readers, nbformat, zip + JSON)."""
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ import pytest
 from legacy_mllib_tracking.notebooks import read_file
 from legacy_mllib_tracking.notebooks._rewrite import (
     RewriteError,
-    insert_dbc_command,
-    insert_ipynb_cell,
     insert_script_lines,
     insert_source_cell,
 )
+from legacy_mllib_tracking.notebooks._rewrite_dbc import insert_dbc_command
+from legacy_mllib_tracking.notebooks._rewrite_ipynb import insert_ipynb_cell
 
 CONFIGURE = ["from legacy_mllib_tracking import configure", "configure(spark)"]
 PIP = ["%pip install legacy-mllib-tracking"]

@@ -1,0 +1,42 @@
+"""Where a finding is: one cell's lines, and the findings built on them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from legacy_mllib_tracking.notebooks._model import Cell, Finding, Kind, Notebook
+
+
+class _Cursor:
+    """Locates lines of one cell and builds its findings."""
+
+    def __init__(self, notebook: Notebook, cell: Cell) -> None:
+        self.notebook = notebook
+        self.cell = cell
+        self._lines: list[str] | None = None
+        self.findings: list[Finding] = []
+
+    @property
+    def lines(self) -> list[str]:
+        """The cell's lines, split on first use (most cells never need them)."""
+        if self._lines is None:
+            self._lines = self.cell.source.split("\n")
+        return self._lines
+
+    def add(
+        self, kind: Kind, line: int, details: Mapping[str, Any], *, executed: bool = True
+    ) -> None:
+        line = max(1, min(line, len(self.lines)))
+        first = self.cell.first_file_line
+        self.findings.append(
+            Finding(
+                kind=kind,
+                cell=None if self.notebook.plain_script else self.cell.index,
+                line=line,
+                file_line=None if first is None else first + line - 1,
+                text=self.lines[line - 1].strip(),
+                executed=executed,
+                details=dict(details),
+            )
+        )

@@ -1,0 +1,214 @@
+"""The walk of one parsed Python cell: statements in execution order, names bound as they go,
+expressions entered only where they can hold a call the finder reports.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Sequence
+from typing import Any
+
+from legacy_mllib_tracking.notebooks._calls import _Calls
+from legacy_mllib_tracking.notebooks._resolve import _literal
+from legacy_mllib_tracking.notebooks._values import _Function, _List
+from legacy_mllib_tracking.notebooks._vocabulary import _CALL_WORDS, _PACKAGE, _has_any
+
+#: Nodes that hold no call and no string: a walk does not enter them.
+_LEAVES = frozenset(
+    {ast.Name, ast.Load, ast.Store, ast.Del}
+    | {
+        cls
+        for base in (ast.operator, ast.boolop, ast.unaryop, ast.cmpop)
+        for cls in base.__subclasses__()
+    }
+)
+
+
+def _children(node: ast.AST) -> list[ast.AST]:
+    """``ast.iter_child_nodes`` as a list, without the nodes of :data:`_LEAVES` (names,
+    contexts, operators: nothing below them to find). Several times cheaper than the
+    generator on the hot path."""
+    found: list[ast.AST] = []
+    for name in node._fields:
+        value = getattr(node, name, None)
+        if type(value) is list:
+            for item in value:
+                if isinstance(item, ast.AST) and type(item) not in _LEAVES:
+                    found.append(item)
+        elif isinstance(value, ast.AST) and type(value) not in _LEAVES:
+            found.append(value)
+    return found
+
+
+class _PythonCell(_Calls):
+    """Walks one parsed Python cell in execution order, updating the notebook's state."""
+
+    def run(self, tree: ast.Module) -> None:
+        self.body(tree.body)
+
+    def light(self, tree: ast.Module) -> None:
+        """The pass for a cell with nothing to report: bind what later cells may use."""
+        for node in tree.body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                self.statement(node)
+            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                value = self.value(node.value) if isinstance(node.value, ast.Call) else None
+                constant = _literal(node.value)
+                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
+                    self.bind(target, value, constant)
+            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                # Defined here, so a tuner passed to it later is no call into another file.
+                self.state.functions[node.name] = _Function(frozenset(), False)
+
+    def body(self, statements: Sequence[ast.stmt]) -> None:
+        for statement in statements:
+            self.statement(statement)
+
+    def statement(self, node: ast.stmt) -> None:
+        # The most frequent statements first.
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            value_node = node.value
+            if value_node is None:
+                return
+            self.expression(value_node)
+            value = self.value(value_node)
+            constant = _literal(value_node)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                self.bind(target, value, constant)
+        elif isinstance(node, ast.Expr):
+            self.expression(node.value)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    self.state.aliases[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".", 1)[0]
+                    self.state.aliases[head] = head
+                if alias.name.split(".", 1)[0] == _PACKAGE:
+                    self.state.library.add(alias.asname or _PACKAGE)
+        elif isinstance(node, ast.ImportFrom):
+            module = node.module or ""
+            library = module.split(".", 1)[0] == _PACKAGE
+            for alias in node.names:
+                if alias.name != "*":
+                    self.state.aliases[alias.asname or alias.name] = f"{module}.{alias.name}"
+                    if library:
+                        # ``configure as setup``: later cells call it by a name with no hint
+                        self.state.library.add(alias.asname or alias.name)
+        elif isinstance(node, ast.AugAssign):
+            self.expression(node.value)
+            if isinstance(node.target, ast.Name) and isinstance(node.op, ast.Add):
+                left = self.state.names.get(node.target.id)
+                right = self.value(node.value)
+                if isinstance(left, _List) and isinstance(right, _List):
+                    self.state.set(node.target.id, _List(left.items + right.items))
+        elif isinstance(node, (ast.With, ast.AsyncWith)):
+            runs = 0
+            for item in node.items:
+                call = item.context_expr
+                if isinstance(call, ast.Call) and self.is_mlflow(call.func, "start_run"):
+                    self.start_run(call, in_with=True)
+                    runs += 1
+                else:
+                    self.expression(call)
+            self.with_depth += runs
+            self.body(node.body)
+            self.with_depth -= runs
+        elif isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+            self.expression(node.iter if not isinstance(node, ast.While) else node.test)
+            self.loop_lines.append(node.lineno)
+            self.body(node.body)
+            self.loop_lines.pop()
+            self.body(node.orelse)
+        elif isinstance(node, ast.If):
+            self.expression(node.test)
+            self.body(node.body)
+            self.body(node.orelse)
+        elif isinstance(node, ast.Try) or type(node).__name__ == "TryStar":
+            self.body(node.body)  # type: ignore[attr-defined]
+            for handler in node.handlers:  # type: ignore[attr-defined]
+                self.body(handler.body)
+            self.body(node.orelse)  # type: ignore[attr-defined]
+            self.body(node.finalbody)  # type: ignore[attr-defined]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            self.function(node)
+        elif isinstance(node, ast.ClassDef):
+            self.state.functions[node.name] = _Function(frozenset(), False)
+            self.body(node.body)
+        else:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.expr):
+                    self.expression(child)
+
+    def bind(self, target: ast.expr, value: Any, constant: Any) -> None:
+        if isinstance(target, ast.Name):
+            self.state.set(target.id, value)
+            if isinstance(constant, str):
+                self.state.consts[target.id] = constant
+                self.state.bound.add(target.id)
+            else:
+                self.state.consts.pop(target.id, None)
+        elif isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self.bind(element, None, None)
+
+    def function(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        params = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
+        fit_params: set[str] = set()
+        with_run = False
+        lines = self.cursor.lines[node.lineno - 1 : node.end_lineno or node.lineno]
+        fits = any(".fit" in line for line in lines)
+        for child in ast.walk(node) if fits else ():
+            if isinstance(child, (ast.With, ast.AsyncWith)) and any(
+                isinstance(item.context_expr, ast.Call)
+                and self.is_mlflow(item.context_expr.func, "start_run")
+                for item in child.items
+            ):
+                with_run = with_run or any(
+                    isinstance(n, ast.Call)
+                    and isinstance(n.func, ast.Attribute)
+                    and n.func.attr == "fit"
+                    for body in child.body
+                    for n in ast.walk(body)
+                )
+            if (
+                isinstance(child, ast.Call)
+                and isinstance(child.func, ast.Attribute)
+                and child.func.attr == "fit"
+                and isinstance(child.func.value, ast.Name)
+                and child.func.value.id in params
+            ):
+                fit_params.add(child.func.value.id)
+        self.state.functions[node.name] = _Function(frozenset(fit_params), with_run)
+        # Fits of notebook-level tuners inside the body are found where they are written.
+        depth = self.with_depth
+        self.function_depth += 1
+        self.body(node.body)
+        self.function_depth -= 1
+        self.with_depth = depth
+
+    # expressions ------------------------------------------------------------------------------
+
+    def expression(self, node: ast.expr) -> None:
+        kind = type(node)
+        if kind is ast.Constant or kind in _LEAVES:
+            return
+        # Walking every expression is most of the cost: skip those whose text cannot hold a
+        # call we report (no hint word, no name bound to a tuner).
+        start, end = node.lineno, node.end_lineno or node.lineno
+        lines = self.cursor.lines
+        segment = lines[start - 1] if end == start else "\n".join(lines[start - 1 : end])
+        state = self.state
+        if (
+            not _has_any(segment, _CALL_WORDS)
+            and not (state.tuner_names and _has_any(segment, state.tuner_names))
+            and not (state.library and _has_any(segment, state.library))
+        ):
+            return
+        # Breadth first, in ast.walk's order (findings on one line keep their order).
+        queue: list[ast.AST] = [node]
+        for current in queue:  # the list grows while it is read
+            if isinstance(current, ast.Call):
+                self.call(current)
+            queue.extend(_children(current))
