@@ -371,6 +371,16 @@ def test_a_cell_that_does_not_parse_is_reported_and_the_rest_goes_on(tmp_path: P
     assert fit.cell == 3
 
 
+def test_a_cell_with_a_nul_byte_is_a_parse_error_on_every_python(tmp_path: Path) -> None:
+    """A NUL byte in a cell is that cell's parse_error at its line (Python 3.10/3.11 raise
+    ValueError there, not SyntaxError); later cells are still scanned."""
+    findings = scan_cells(tmp_path, IMPORTS, TUNER, "x = 1\ny = 2\0\n", "cv.fit(train)")
+    [error] = of_kind(findings, "parse_error")
+    assert (error.cell, error.line) == (2, 2)
+    [fit] = of_kind(findings, "tuning_fit")
+    assert fit.cell == 3
+
+
 def test_ipynb_line_magics_and_outputs(tmp_path: Path) -> None:
     """!pip inside a code cell is a pip install; outputs that mention MLflow are never read."""
     path = write_ipynb(
