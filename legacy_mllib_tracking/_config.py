@@ -220,7 +220,7 @@ def configure(
             (pyspark 3.4, mlflow 2.9); checked first, before anything changes.
     """
     _compat.check_versions()
-    from legacy_mllib_tracking import _tracker, _writer, autolog
+    from legacy_mllib_tracking import _autolog, _tracker, _writer
 
     if spark is not None and not hasattr(getattr(spark, "conf", None), "get"):
         raise NotASparkSession(
@@ -231,7 +231,7 @@ def configure(
     _writer.child_threads_override()  # read again per fit; a bad value is an error here
     _check_seconds("model_env_timeout", model_env_timeout, "to wait as long as mlflow does")
 
-    options = autolog.validate_options(autolog_options)
+    options = _autolog.validate_options(autolog_options)
     inputs = read_inputs(spark, runtime_version=runtime_version)
     decision = decide(
         inputs.runtime,
@@ -262,20 +262,20 @@ def configure(
 
 
 def _apply(decision: Decision, options: dict[str, Any], spark: Any = None) -> None:
-    from legacy_mllib_tracking import _tracker, autolog
+    from legacy_mllib_tracking import _autolog, _tracker
 
     if _state.user_autolog is _UNSET:
         _state.user_autolog = _compat.autolog_config()
     _state.patches.undo()
     if decision.mode is Mode.LEGACY:
         if not _compat.autolog_disabled():
-            autolog.disable_autolog()
+            _autolog.disable_autolog()
         _state.autolog_by_us = False
         _tracker.install(_state.patches, Mode.LEGACY)
     elif decision.mode is Mode.AUTOLOG:
-        autolog.enable_autolog(options, spark=spark)
+        _autolog.enable_autolog(options, spark=spark)
         _state.autolog_by_us = True
-        autolog.install_client_fixes(_state.patches)
+        _autolog.install_client_fixes(_state.patches)
         _tracker.install(_state.patches, Mode.AUTOLOG)
     else:
         if _state.autolog_by_us:
@@ -354,6 +354,6 @@ def _restore_user_autolog() -> None:
         if _compat.autolog_config() != user:
             mlflow.pyspark.ml.autolog(**{k: v for k, v in user.items() if k != "disable"})
     elif not _compat.autolog_disabled():
-        from legacy_mllib_tracking import autolog
+        from legacy_mllib_tracking import _autolog
 
-        autolog.disable_autolog()
+        _autolog.disable_autolog()

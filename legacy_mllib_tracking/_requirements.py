@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from legacy_mllib_tracking import _compat
+from legacy_mllib_tracking import _compat, _compat_requirements
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking.errors import TrackingWarning
 from legacy_mllib_tracking.keys import (
@@ -148,9 +148,10 @@ def install(patches: PatchSet) -> bool:
     """Serve repeated pip-requirement inference of autologged models from this process's answers.
 
     Returns:
-        Whether mlflow's capture could be patched (see ``_compat.install_requirements_capture``).
+        Whether mlflow's capture could be patched
+        (see ``_compat_requirements.install_requirements_capture``).
     """
-    return _compat.install_requirements_capture(patches, _make_capture)
+    return _compat_requirements.install_requirements_capture(patches, _make_capture)
 
 
 def clear() -> None:
@@ -332,13 +333,13 @@ def _timed_out(kind: ModelKind, limit: float, fit: _Fit | None) -> InferenceTime
         first = fit is None or not fit.warned
         if fit is not None:
             fit.warned = True
-    fallback = ", ".join(_compat.spark_fallback_requirements()) or "mlflow's defaults"
+    fallback = ", ".join(_compat_requirements.spark_fallback_requirements()) or "mlflow's defaults"
     message = (
         f"pip-requirement inference of the model autolog logs ({kind.describe()}) did not answer "
         f"within the {limit:g} s this fit may wait (configure(model_env_timeout=...))"
     )
     if first:
-        _compat.warn_in_autolog(
+        _compat_requirements.warn_in_autolog(
             f"legacy-mllib-tracking: {message}; this fit's models without an answer are logged "
             f"with mlflow's fallback requirements ({fallback}) instead of inferred ones. The "
             "inference goes on in the background (up to mlflow's "
@@ -373,7 +374,7 @@ def _make_capture(original: Callable[..., Any]) -> Callable[..., Any]:
         if limit is None:
             job.done.wait()
             return job.outcome()
-        session = _compat.autolog_root_session()
+        session = _compat_requirements.autolog_root_session()
         fit = None
         if session is not None:
             with _lock, contextlib.suppress(TypeError):  # TypeError: not weak-referenceable
