@@ -6,10 +6,10 @@ mlflow 3.17.2 on Python 3.11, and pyspark 3.5.0 with mlflow 2.17.2 on Python 3.1
 release before 2.18 made the active run thread-local). Each internal read degrades to a safe answer
 when it moved, so a new release breaks a feature, never a user's fit.
 
-Every touch of mlflow or pyspark internals lives in a ``_compat`` module: this one (versions,
-autolog's state, runs and clients), :mod:`._compat_tuning` (pyspark's tuning thread pool),
-:mod:`._compat_http` (one HTTP time budget per AUTOLOG fit) and :mod:`._compat_requirements`
-(pip-requirement inference of the models autolog logs).
+The touches of mlflow and pyspark internals are split by idea over the ``_compat`` modules: this
+one (versions, autolog's state, runs and clients), :mod:`._compat_tuning` (pyspark's tuning
+thread pool), :mod:`._compat_http` (one HTTP time budget per AUTOLOG fit) and
+:mod:`._compat_requirements` (pip-requirement inference of the models autolog logs).
 """
 
 from __future__ import annotations

@@ -129,6 +129,26 @@ def test_autolog_repeated_fit_keeps_artifacts(spark: Any, experiment: str, data:
     assert len([a for a in artifacts if a.startswith("estimator_info_")]) == 1, artifacts
 
 
+def test_autologged_pipeline_holding_a_tuner_suffixes_nothing(
+    spark: Any, experiment: str, raw_data: Any
+) -> None:
+    """A CrossValidator inside an autologged Pipeline is a first fit: no name gets a suffix."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+
+    _configure(spark, "autolog")
+    assembler = VectorAssembler(inputCols=["x0", "x1", "x2"], outputCol="features")
+    with mlflow.start_run() as run:
+        Pipeline(stages=[assembler, tuner("cv")]).fit(raw_data)
+    parent = MlflowClient().get_run(run.info.run_id).data
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    names = [*artifacts, *parent.params, *parent.tags, *parent.metrics]
+    assert "estimator_info.json" in artifacts, artifacts
+    assert [n for n in names if re.search(r"_[0-9a-f]{32}$|_[0-9a-f]{32}\.", n)] == []
+    children = inspect_run_layout(run.info.run_id).children
+    assert len(children) == 4 and not [c.name for c in children if c.name.startswith("fit ")]
+
+
 def test_pipeline_clash_is_qualified(spark: Any, experiment: str, raw_data: Any) -> None:
     """Two stages tuning params of the same name are logged as Stage.name; others stay bare."""
     from pyspark.ml import Pipeline
