@@ -149,6 +149,23 @@ def test_autologged_pipeline_holding_a_tuner_suffixes_nothing(
     assert len(children) == 4 and not [c.name for c in children if c.name.startswith("fit ")]
 
 
+def test_autologged_estimator_fit_before_a_tuner_keeps_its_artifact(
+    spark: Any, experiment: str, data: Any
+) -> None:
+    """After a plain autologged fit in the run, the tuner's estimator_info.json is suffixed."""
+    from pyspark.ml.classification import LogisticRegression
+
+    _configure(spark, "autolog")
+    with mlflow.start_run() as run:
+        LogisticRegression(maxIter=2).fit(data)
+        tuner("cv").fit(data)
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert "estimator_info.json" in artifacts
+    assert len([a for a in artifacts if a.startswith("estimator_info_")]) == 1, artifacts
+    children = inspect_run_layout(run.info.run_id).children
+    assert len(children) == 4 and not [c.name for c in children if c.name.startswith("fit ")]
+
+
 def test_pipeline_clash_is_qualified(spark: Any, experiment: str, raw_data: Any) -> None:
     """Two stages tuning params of the same name are logged as Stage.name; others stay bare."""
     from pyspark.ml import Pipeline
