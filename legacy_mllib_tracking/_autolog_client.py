@@ -7,7 +7,8 @@ rewritten on their way to the store, so the fixes cost no extra round trip:
 - children of a tuned ``Pipeline`` get their tuned params under bare names (``maxDepth``) next to
   autolog's qualified ones (``DecisionTreeClassifier.maxDepth``);
 - a second fit into the same run gets ``_<uuid>`` suffixes on every param, tag and artifact name the
-  parent already has, instead of "Changing param values is not allowed" and a lost fit;
+  parent already has, instead of "Changing param values is not allowed", a lost fit or an
+  overwritten file;
 - children get a run name saying which map they tested (and which fit, when the run holds more
   than one) and their child key ``<fit_id>:<map index>``.
 
@@ -22,6 +23,7 @@ import functools
 import inspect
 import json
 import os
+import posixpath
 import shutil
 import tempfile
 import threading
@@ -56,6 +58,8 @@ class Fix:
     logged_params: set[str] = field(default_factory=set)
     #: Map index -> the id of the child run autolog created for it.
     children: dict[int, str] = field(default_factory=dict)
+    #: Artifact folder ("" for the root) -> the paths the parent had there, read on first use.
+    taken_artifacts: dict[str, frozenset[str]] = field(default_factory=dict)
 
 
 _lock = threading.Lock()
@@ -201,22 +205,56 @@ def _log_batch(bound: inspect.BoundArguments, call: Callable[[], Any]) -> Any:
     return call()
 
 
+def _artifact_taken(fix: Fix, path: str) -> bool:
+    """Whether the parent already has an artifact at ``path`` (``dir/name`` or ``name``).
+
+    Only a repeated fit's parent can (a first fit's parent holds none of autolog's files), so
+    only a repeated fit lists the parent's artifacts, once per folder. An earlier fit that
+    logged no such file (a plain estimator autolog logged into the same run) leaves the name
+    alone. When the store cannot list them, every name counts as taken: suffixed, never
+    overwritten.
+    """
+    if not fix.ctx.repeated:
+        return False
+    folder = posixpath.dirname(path)
+    with _lock:
+        taken = fix.taken_artifacts.get(folder)
+    if taken is None:
+        try:
+            listed = fix.ctx.client.list_artifacts(fix.ctx.parent_run_id, folder or None)
+            taken = frozenset(str(a.path) for a in listed)
+        except Exception:
+            return True
+        with _lock:
+            fix.taken_artifacts[folder] = taken
+    return path in taken
+
+
 def _log_dict(bound: inspect.BoundArguments, call: Callable[[], Any]) -> Any:
-    """A repeated fit's ``artifact_file`` on its parent gets the fit's suffix."""
+    """An ``artifact_file`` the parent already has gets the fit's suffix.
+
+    ``MlflowClient.log_dict`` hands its file to ``log_artifact`` (mlflow 2.17 and 3.17), which
+    then sees a name the parent does not have and keeps it: one suffix, not two.
+    """
     fix = _fix_for_parent(bound.arguments.get("run_id"))
-    if fix is not None and fix.ctx.repeated:
-        bound.arguments["artifact_file"] = _suffixed(fix.ctx, str(bound.arguments["artifact_file"]))
+    name = str(bound.arguments.get("artifact_file", ""))
+    if fix is not None and _artifact_taken(fix, name):
+        bound.arguments["artifact_file"] = _suffixed(fix.ctx, name)
     return call()
 
 
 def _log_artifact(bound: inspect.BoundArguments, call: Callable[[], Any]) -> Any:
-    """A repeated fit's file on its parent is logged from a copy that has the fit's suffix."""
+    """A file whose name the parent already has is logged from a copy with the fit's suffix."""
     fix = _fix_for_parent(bound.arguments.get("run_id"))
     path = str(bound.arguments.get("local_path", ""))
-    if fix is None or not fix.ctx.repeated or not os.path.isfile(path):
+    name = os.path.basename(path)
+    folder = str(bound.arguments.get("artifact_path") or "")
+    if fix is None or not os.path.isfile(path):
+        return call()
+    if not _artifact_taken(fix, posixpath.join(folder, name) if folder else name):
         return call()
     with tempfile.TemporaryDirectory() as tmp:
-        renamed = os.path.join(tmp, _suffixed(fix.ctx, os.path.basename(path)))
+        renamed = os.path.join(tmp, _suffixed(fix.ctx, name))
         shutil.copyfile(path, renamed)
         bound.arguments["local_path"] = renamed
         return call()
