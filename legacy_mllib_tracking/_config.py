@@ -11,21 +11,21 @@ a reason, and is listed here so that nothing is a surprise:
 - ``_tracker.settings``: the ``tracking_timeout`` (and the health-probe timeout) a fit reads;
   ``configure()`` sets it, ``reset()`` renews it. Next to the tracker so a fit reads it without
   importing this module (which imports the router).
-- ``_tracker._local``, ``_tracker._suppressed`` (+ ``_suppressed_lock``): which tuning fit is the
+- ``_nesting._local``, ``_nesting._suppressed`` (+ ``_suppressed_lock``): which tuning fit is the
   outermost, per thread and per tuner uid (pyspark's tuning thread pool). Live only while a fit
   runs; each fit removes what it added.
 - ``_requirements.settings``, ``_cache``, ``_jobs``, ``_fits``, ``_counts``, ``_generation``
   (+ ``_lock``): AUTOLOG's pip-requirement answers, reused across fits of one process by design
   (that is their point); ``configure()`` sets the timeout, ``reset()`` clears them all
   (``_requirements.clear()``).
-- ``autolog._parents``, ``autolog._children`` (+ ``_lock``): the AUTOLOG fits in progress that
+- ``_autolog_client._parents``, ``_autolog_client._children`` (+ ``_lock``): the AUTOLOG fits in progress that
   autolog's client fixes are working on, keyed by run id; each fit removes its entries.
-- ``_compat._http_budget``: a ``ContextVar``, the HTTP time one fit may still spend; set and
+- ``_compat_http._http_budget``: a ``ContextVar``, the HTTP time one fit may still spend; set and
   reset by the fit in its own context, never shared.
 - ``simulate._owner``, ``_depth`` (+ ``_owner_lock``): the thread that holds a simulated
   runtime and how deeply it is nested; live only inside ``simulate_runtime()``.
 - Caches of pure answers, never cleared because they never go stale: ``_safety._patterns``
-  (compiled regular expressions), ``notebooks._verdict``'s ``lru_cache``, and the package's lazy
+  (compiled regular expressions), ``notebooks._decide``'s ``lru_cache``, and the package's lazy
   ``__version__``, ``scan`` and ``migrate`` attributes.
 """
 
@@ -123,7 +123,7 @@ def configure(
             (pyspark 3.4, mlflow 2.9); checked first, before anything changes.
     """
     _compat.check_versions()
-    from legacy_mllib_tracking import _tracker, _writer, autolog
+    from legacy_mllib_tracking import _autolog, _tracker, _writer
 
     if spark is not None and not hasattr(getattr(spark, "conf", None), "get"):
         raise NotASparkSession(
@@ -134,7 +134,7 @@ def configure(
     _writer.child_threads_override()  # read again per fit; a bad value is an error here
     _check_seconds("model_env_timeout", model_env_timeout, "to wait as long as mlflow does")
 
-    options = autolog.validate_options(autolog_options)
+    options = _autolog.validate_options(autolog_options)
     decision = route(spark, runtime_version=runtime_version, mode=mode)
     with _lock:
         _apply(decision, options, spark)
@@ -149,20 +149,20 @@ def configure(
 
 
 def _apply(decision: Decision, options: dict[str, Any], spark: Any = None) -> None:
-    from legacy_mllib_tracking import _tracker, autolog
+    from legacy_mllib_tracking import _autolog, _tracker
 
     if _state.user_autolog is _UNSET:
         _state.user_autolog = _compat.autolog_config()
     _state.patches.undo()
     if decision.mode is Mode.LEGACY:
         if not _compat.autolog_disabled():
-            autolog.disable_autolog()
+            _autolog.disable_autolog()
         _state.autolog_by_us = False
         _tracker.install(_state.patches, Mode.LEGACY)
     elif decision.mode is Mode.AUTOLOG:
-        autolog.enable_autolog(options, spark=spark)
+        _autolog.enable_autolog(options, spark=spark)
         _state.autolog_by_us = True
-        autolog.install_client_fixes(_state.patches)
+        _autolog.install_client_fixes(_state.patches)
         _tracker.install(_state.patches, Mode.AUTOLOG)
     else:
         if _state.autolog_by_us:
@@ -241,6 +241,6 @@ def _restore_user_autolog() -> None:
         if _compat.autolog_config() != user:
             mlflow.pyspark.ml.autolog(**{k: v for k, v in user.items() if k != "disable"})
     elif not _compat.autolog_disabled():
-        from legacy_mllib_tracking import autolog
+        from legacy_mllib_tracking import _autolog
 
-        autolog.disable_autolog()
+        _autolog.disable_autolog()

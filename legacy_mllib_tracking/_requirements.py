@@ -4,10 +4,10 @@
 Python process that starts its own Spark session and records what it imports (mlflow 2.17 and
 3.17; 11 s on 2 idle cores, twice per tuning fit: ``model`` and ``best_model``). The answer only
 depends on what loading the model imports, so in AUTOLOG mode this module keeps the captured
-modules per *kind* of model (:class:`ModelKind`: the stage classes named in the saved Spark ML
-metadata, the model directory's entries, the interpreter and ``sys.path``) and hands them back to
-mlflow for the next model of the same kind. mlflow still maps them to packages and pins the
-installed versions, so ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` come out as
+modules per *kind* of model (``_model_kind.ModelKind``: the stage classes named in the saved
+Spark ML metadata, the model directory's entries, the interpreter and ``sys.path``) and hands them
+back to mlflow for the next model of the same kind. mlflow still maps them to packages and pins
+the installed versions, so ``requirements.txt``, ``conda.yaml`` and ``python_env.yaml`` come out as
 plain autolog writes them. A model with a stage class not seen before is inferred again.
 
 A fit waits at most :attr:`Settings.timeout` seconds in total for inference
@@ -22,11 +22,9 @@ still applies).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
-import sys
 import tempfile
 import threading
 import time
@@ -35,26 +33,22 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from legacy_mllib_tracking import _compat
+from legacy_mllib_tracking import _compat, _compat_requirements
+from legacy_mllib_tracking._model_kind import ModelKind, local_dir, model_kind
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking.errors import TrackingWarning
 from legacy_mllib_tracking.keys import (
     ENV_MLFLOW_INFERENCE_RAISE_ERRORS,
     ENV_MLFLOW_INFERENCE_TIMEOUT,
-    MLFLOW_SPARK_FLAVOR,
-    MLMODEL_FILE,
 )
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "ModelKind",
     "Settings",
     "clear",
     "counts",
     "install",
-    "model_kind",
     "settings",
     "time_limit",
     "wait_for_background",
@@ -66,14 +60,6 @@ _logger = logging.getLogger(__name__)
 #: inference is 120 s; one inference takes 11 s on 2 idle cores and a tuning fit logs two models).
 DEFAULT_TIMEOUT = 30.0
 
-#: Spark ML writes each stage's metadata as one JSON line in ``<stage>/metadata/part-*``
-#: (``part-00000`` in Spark 3.5, ``part-00000-<uuid>-c000.txt`` in Spark 4).
-_METADATA_DIR = "metadata"
-_PART_PREFIX = "part-"
-#: A model directory with bundled code (``code_paths``) puts it on the capture's ``sys.path``:
-#: its content is not part of the key, so such models are always inferred.
-_CODE_DIR = "code"
-
 
 @dataclass
 class Settings:
@@ -84,28 +70,6 @@ class Settings:
 
 
 settings = Settings()
-
-
-@dataclass(frozen=True)
-class ModelKind:
-    """What the modules captured while loading a saved model depend on."""
-
-    flavor: str
-    #: The classes of the model and of every stage, estimator and evaluator saved with it, as
-    #: Spark ML's metadata names them (``org.apache.spark.ml.classification.LogisticRegression``,
-    #: ``my_package.MyTransformer``): loading resolves each to a Python class and imports it.
-    stage_classes: frozenset[str]
-    #: The model directory's top-level entries (an ``input_example.json`` makes the capture run
-    #: ``predict`` too).
-    entries: frozenset[str]
-    #: The interpreter and ``sys.path`` the capture process is started with.
-    python: tuple[str, tuple[str, ...]]
-    #: mlflow's other arguments of the capture (``record_full_module``, ``extra_env_vars``).
-    options: tuple[tuple[str, str], ...] = ()
-
-    def describe(self) -> str:
-        """The stage classes, shortened to their Python names, for messages."""
-        return ", ".join(sorted({c.rsplit(".", 1)[-1] for c in self.stage_classes}))
 
 
 class InferenceTimeout(Exception):
@@ -148,9 +112,10 @@ def install(patches: PatchSet) -> bool:
     """Serve repeated pip-requirement inference of autologged models from this process's answers.
 
     Returns:
-        Whether mlflow's capture could be patched (see ``_compat.install_requirements_capture``).
+        Whether mlflow's capture could be patched
+        (see ``_compat_requirements.install_requirements_capture``).
     """
-    return _compat.install_requirements_capture(patches, _make_capture)
+    return _compat_requirements.install_requirements_capture(patches, _make_capture)
 
 
 def clear() -> None:
@@ -195,70 +160,6 @@ def time_limit(environ: Mapping[str, str] | None = None) -> float | None:
     if env.get(ENV_MLFLOW_INFERENCE_TIMEOUT) or env.get(ENV_MLFLOW_INFERENCE_RAISE_ERRORS):
         return None
     return settings.timeout
-
-
-def _local_dir(model_uri: Any) -> str | None:
-    text = os.fspath(model_uri) if isinstance(model_uri, (str, os.PathLike)) else None
-    if not isinstance(text, str):
-        return None
-    parsed = urlparse(text)
-    if parsed.scheme == "file":
-        text = unquote(parsed.path)
-    elif parsed.scheme and len(parsed.scheme) > 1:  # dbfs:/, s3://...; "C:" is a drive
-        return None
-    return text if os.path.isdir(text) else None
-
-
-def _stage_classes(root: str) -> frozenset[str]:
-    classes: set[str] = set()
-    for folder, _dirs, files in os.walk(root):
-        if os.path.basename(folder) != _METADATA_DIR:
-            continue
-        for name in files:
-            if not name.startswith(_PART_PREFIX):
-                continue
-            with open(os.path.join(folder, name), encoding="utf-8") as handle:
-                line = handle.readline()
-            if line.strip():
-                classes.add(str(json.loads(line)["class"]))
-    return frozenset(classes)
-
-
-def model_kind(
-    model_uri: Any,
-    flavor: str,
-    record_full_module: bool = False,
-    extra_env_vars: Mapping[str, str] | None = None,
-) -> ModelKind | None:
-    """Return the kind of the saved model at ``model_uri``, or ``None`` when it cannot be cached.
-
-    ``None`` for another flavor than Spark's, a URI that is not a local directory (a Databricks
-    ``dbfs:/`` upload), a model with bundled code, or one whose Spark ML metadata cannot be read.
-    """
-    if flavor != MLFLOW_SPARK_FLAVOR:
-        return None
-    path = _local_dir(model_uri)
-    if path is None:
-        return None
-    try:
-        entries = frozenset(os.listdir(path))
-        if MLMODEL_FILE not in entries or _CODE_DIR in entries:
-            return None
-        classes = _stage_classes(path)
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        _logger.debug("cannot read the stage classes of %s: %s", path, error)
-        return None
-    if not classes:
-        return None
-    options = [("record_full_module", str(bool(record_full_module)))]
-    options += sorted((f"env:{k}", str(v)) for k, v in (extra_env_vars or {}).items())
-    return ModelKind(
-        flavor=flavor,
-        stage_classes=classes,
-        entries=entries,
-        python=(sys.executable, tuple(sys.path)),
-        options=tuple(options),
-    )
 
 
 def _snapshot(path: str) -> str | None:
@@ -332,13 +233,13 @@ def _timed_out(kind: ModelKind, limit: float, fit: _Fit | None) -> InferenceTime
         first = fit is None or not fit.warned
         if fit is not None:
             fit.warned = True
-    fallback = ", ".join(_compat.spark_fallback_requirements()) or "mlflow's defaults"
+    fallback = ", ".join(_compat_requirements.spark_fallback_requirements()) or "mlflow's defaults"
     message = (
         f"pip-requirement inference of the model autolog logs ({kind.describe()}) did not answer "
         f"within the {limit:g} s this fit may wait (configure(model_env_timeout=...))"
     )
     if first:
-        _compat.warn_in_autolog(
+        _compat_requirements.warn_in_autolog(
             f"legacy-mllib-tracking: {message}; this fit's models without an answer are logged "
             f"with mlflow's fallback requirements ({fallback}) instead of inferred ones. The "
             "inference goes on in the background (up to mlflow's "
@@ -368,12 +269,12 @@ def _make_capture(original: Callable[..., Any]) -> Callable[..., Any]:
                 return list(answer)
             job = _jobs.get(kind)
             if job is None:
-                job = _start(original, kind, str(_local_dir(model_uri)), flavor, args, kwargs)
+                job = _start(original, kind, str(local_dir(model_uri)), flavor, args, kwargs)
         limit = time_limit()
         if limit is None:
             job.done.wait()
             return job.outcome()
-        session = _compat.autolog_root_session()
+        session = _compat_requirements.autolog_root_session()
         fit = None
         if session is not None:
             with _lock, contextlib.suppress(TypeError):  # TypeError: not weak-referenceable

@@ -9,7 +9,7 @@
 3. in LEGACY mode, and in AUTOLOG mode when autolog will not log this fit itself (the tuner sits
    inside an autologged Pipeline, or autolog was turned off behind our back), writes the layout
    with :mod:`legacy_mllib_tracking._writer`;
-4. in AUTOLOG mode otherwise lets autolog log, with :mod:`legacy_mllib_tracking.autolog`'s fixes,
+4. in AUTOLOG mode otherwise lets autolog log, with :mod:`legacy_mllib_tracking._autolog`,
    and adds what autolog lacks (``metricName``, ``best_<metric>``, the best child's tag);
 5. turns every logging error into one :class:`TrackingWarning`; the fit's own errors propagate
    unchanged.
@@ -23,13 +23,14 @@ import logging
 import threading
 import time
 import warnings
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from legacy_mllib_tracking import _compat, _writer
+from legacy_mllib_tracking._compat_http import current_http_budget, http_budget, install_http_budget
+from legacy_mllib_tracking._compat_tuning import install_fit_guard
+from legacy_mllib_tracking._nesting import nesting, outermost
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._safety import (
     recorded_uri,
@@ -39,80 +40,19 @@ from legacy_mllib_tracking._safety import (
     write_spool,
 )
 from legacy_mllib_tracking._tuning import (
+    TuningFit,
     describe_fit,
-    nested_tuner_uids,
     parent_run_name,
     tuner_classes,
 )
 from legacy_mllib_tracking._writer import spool_record
 from legacy_mllib_tracking.errors import TrackingWarning
-from legacy_mllib_tracking.keys import SPOOL_END_PARENT, TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
+from legacy_mllib_tracking.keys import SPOOL_END_PARENT
 from legacy_mllib_tracking.routing import Mode
 
 __all__ = ["install"]
 
 _logger = logging.getLogger(__name__)
-
-# Only the outermost tuning fit logs. Same-thread nesting is seen through a thread-local depth;
-# tuners fitted in pyspark's tuning thread pool (parallelism > 1) are recognised by uid, which
-# pyspark's copy() keeps.
-_local = threading.local()
-_suppressed: Counter[str] = Counter()
-_suppressed_lock = threading.Lock()
-
-
-def _outermost(tuner: Any) -> bool:
-    if getattr(_local, "depth", 0) > 0:
-        return False
-    with _suppressed_lock:
-        return _suppressed[tuner.uid] == 0
-
-
-@contextmanager
-def _nesting(tuner: Any) -> Iterator[None]:
-    try:
-        inner = nested_tuner_uids(tuner)
-    except Exception:  # a custom estimator tree we cannot walk: same-thread guard still holds
-        inner = frozenset()
-    with _suppressed_lock:
-        _suppressed.update(inner)
-    _local.depth = getattr(_local, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _local.depth -= 1
-        with _suppressed_lock:
-            _suppressed.subtract(inner)
-            for uid in inner:
-                if _suppressed[uid] <= 0:
-                    del _suppressed[uid]
-
-
-@contextmanager
-def _keep_cache(dataset: Any) -> Iterator[None]:
-    """Keep a cached DataFrame cached across autolog, which persist()s and then unpersist()s it.
-
-    Seen with mlflow 2.x and 3.17 (``fit_mlflow``): a DataFrame the user had cached comes back
-    uncached. While the fit runs, the DataFrame's own ``unpersist`` is shadowed by a no-op on that
-    one instance; the shadow is deleted afterwards.
-    """
-    try:
-        cached = bool(dataset.is_cached)
-    except Exception:
-        cached = False
-    shadowed = False
-    if cached:
-        try:
-            dataset.unpersist = lambda *args, **kwargs: dataset
-            shadowed = True
-        except Exception:  # an instance that refuses attributes (__slots__)
-            shadowed = False
-    try:
-        yield
-    finally:
-        if shadowed:
-            with contextlib.suppress(Exception):  # pragma: no cover
-                del dataset.unpersist
 
 
 def _warn(ctx: _writer.FitContext, tuner_name: str) -> None:
@@ -270,15 +210,13 @@ def _track(
             and not _compat.autolog_session_active()
         )
         if autolog_logs:
-            from legacy_mllib_tracking import autolog
+            from legacy_mllib_tracking import _autolog
 
-            with autolog.fixing(ctx, described) as fix, _keep_cache(args[0] if args else None):
-                model = original(tuner, *args, **kwargs)
-            budget = _compat.current_http_budget()
-            if budget is None or budget.stopped is None:
-                _complete_autolog(ctx, described, model, fix)
-            if budget is not None and budget.stopped is not None:
-                _spool_stopped_autolog(ctx, described, model, uri, budget, managed)
+            model, unlogged = _autolog.log_fit(
+                ctx, described, lambda: original(tuner, *args, **kwargs), args[0] if args else None
+            )
+            if unlogged is not None:
+                _spool_unlogged(ctx, *unlogged, uri=uri, managed=managed)
         else:
             model = original(tuner, *args, **kwargs)
             logging_from = time.monotonic()
@@ -318,14 +256,14 @@ def _end(
             if not finished:
                 ctx.failures.append(f"the end of run {run_id} (status {status})")
                 _spool_end(ctx, status)
-        _compat_pop_active_run(mlflow, run_id)
+        _compat.pop_active_run(mlflow, run_id)
         return
     try:
         mlflow.end_run(status=status)
     except Exception as error:
         if ctx is not None:
             ctx.fail(f"the end of the run this library started (status {status})", error)
-            _compat_pop_active_run(mlflow, ctx.parent_run_id)
+            _compat.pop_active_run(mlflow, ctx.parent_run_id)
             _spool_end(ctx, status)
 
 
@@ -361,59 +299,12 @@ def _end_wait(logging_from: float | None) -> float | None:
     mode what is left of its HTTP budget, in LEGACY mode what is left of ``tracking_timeout``
     since its logging started at ``logging_from`` (``time.monotonic()``), so the fit waits about
     ``tracking_timeout`` in all, not twice that; ``None`` (``tracking_timeout``) otherwise."""
-    budget = _compat.current_http_budget()
+    budget = current_http_budget()
     if budget is not None:
         return max(1.0, budget.remaining())
     if logging_from is None or settings.tracking_timeout is None:
         return None
     return max(1.0, settings.tracking_timeout - (time.monotonic() - logging_from))
-
-
-def _spool_stopped_autolog(
-    ctx: _writer.FitContext,
-    tuner: Any,
-    model: Any,
-    uri: str,
-    budget: _compat.HttpBudget,
-    managed: bool,
-) -> None:
-    """Spool what an AUTOLOG fit did not log after its tracking calls stopped (the server died,
-    hung or failed mid-fit and ``tracking_timeout`` ran out, see ``_compat.HttpBudget``).
-
-    Which of autolog's writes landed is not known call by call, so the whole layout is spooled:
-    ``replay`` skips what exists (children by their ``child_key`` tag, which autolog's children
-    carry too), completes what was cut short and creates the rest, every child once. With
-    ``managed`` (this library started the parent run) the record asks replay to end the parent
-    FINISHED if it is still running.
-    """
-    ctx.timed_out = True
-    ctx.failures.append(redact(f"{budget.stopped}; autolog stopped for the rest of the fit"))
-    try:
-        fit = describe_fit(tuner, model)
-        record = spool_record(
-            ctx, fit, tracking_uri=recorded_uri(uri), reason=redact(str(budget.stopped))
-        )
-        if managed:
-            record[SPOOL_END_PARENT] = "FINISHED"
-        path = write_spool(record)
-        ctx.spool_path = path
-        ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
-    except Exception as error:
-        ctx.fail("the spool file of the unlogged part", error)
-
-
-def _compat_pop_active_run(mlflow: Any, run_id: str) -> None:
-    """Remove ``run_id`` from this thread's fluent active-run stack without calling the store."""
-    from mlflow.tracking import fluent
-
-    # mlflow >= 2.18 keeps a ThreadLocalVariable holding the list; older ones a plain list.
-    holder: Any = getattr(fluent, "_active_run_stack", None)
-    stack = holder.get() if hasattr(holder, "get") else holder
-    if isinstance(stack, list) and stack and stack[-1].info.run_id == run_id:
-        stack.pop()
-        return
-    with contextlib.suppress(Exception):  # fall back: mlflow's own end_run
-        mlflow.end_run()
 
 
 def _log_legacy(
@@ -438,48 +329,26 @@ def _log_legacy(
         )
     if ctx.parent_logged and len(ctx.logged_children) == len(fit.maps):
         return
+    reason = "; ".join(ctx.failures) or "not logged"
+    _spool_unlogged(ctx, fit, reason, uri=uri, managed=managed)
+
+
+def _spool_unlogged(
+    ctx: _writer.FitContext, fit: TuningFit, reason: str, *, uri: str, managed: bool
+) -> None:
+    """Spool what ``ctx`` did not log of ``fit`` (LEGACY: what missed the deadline or failed;
+    AUTOLOG: the whole layout once its tracking calls stopped, see ``_autolog.log_fit``). With
+    ``managed`` (this library started the parent run) the record asks replay to end the parent
+    FINISHED if it is still running: the end of the run may not reach the store either."""
     try:
-        reason = "; ".join(ctx.failures) or "not logged"
         record = spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=reason)
-        if managed:  # the end of the run may not reach the store either: replay ends it
+        if managed:
             record[SPOOL_END_PARENT] = "FINISHED"
         path = write_spool(record)
         ctx.spool_path = path
         ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
     except Exception as error:
         ctx.fail("the spool file of the unlogged part", error)
-
-
-def _complete_autolog(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Any) -> None:
-    """Add what autolog does not log: contract params it lacks, the best map's values under the
-    children's names, best metric, best child tag."""
-    try:
-        fit = describe_fit(tuner, model)
-        params = {
-            ctx.param_key(k): v for k, v in fit.settings.items() if k not in fix.logged_params
-        }
-        params.update(_writer.best_params(ctx, fit, logged=fix.logged_params))
-        _writer.write_batch(
-            ctx,
-            ctx.parent_run_id,
-            params=params,
-            tags={
-                ctx.tag_key(TAG_MODE): ctx.mode,
-                ctx.tag_key(TAG_LARGER_IS_BETTER): str(fit.larger_is_better).lower(),
-            },
-            metrics=_writer.best_metrics(ctx, fit),
-        )
-        best_run = fix.children.get(fit.best_index)
-        if best_run is not None:
-            ctx.client.set_tag(best_run, TAG_BEST, "true")
-    except Exception as error:
-        ctx.fail("the contract params, best metric and best-child tag on the parent", error)
-        return
-    _writer.remove_duplicate_children(ctx, dict(fix.children))
-    if fit.maps and not fix.children:
-        # autolog logged no children: its training-session stack is process-wide (mlflow 2.x and
-        # 3.17), so a fit started while another thread's autologged fit runs counts as nested.
-        _writer.log_children(ctx, fit)
 
 
 def install(patches: PatchSet, mode: Mode) -> None:
@@ -489,11 +358,11 @@ def install(patches: PatchSet, mode: Mode) -> None:
         @functools.wraps(original)
         def fit(self: Any, *args: Any, **kwargs: Any) -> Any:
             extra = kwargs.get("params", args[1] if len(args) > 1 else None)
-            if isinstance(extra, (list, tuple)) or not _outermost(self):
+            if isinstance(extra, (list, tuple)) or not outermost(self):
                 # fit(dataset, [maps]) returns an iterator of models: nothing to lay out.
                 return original(self, *args, **kwargs)
             budget = settings.tracking_timeout if mode is Mode.AUTOLOG else None
-            with _nesting(self), _compat.http_budget(budget):
+            with nesting(self), http_budget(budget):
                 return _track(mode, original, self, args, kwargs, extra)
 
         return fit
@@ -501,5 +370,5 @@ def install(patches: PatchSet, mode: Mode) -> None:
     for cls in tuner_classes():
         patches.patch(cls, "fit", make)
     if mode is Mode.AUTOLOG:  # autolog's own calls: bounded by tracking_timeout per fit
-        _compat.install_http_budget(patches)
-    _compat.install_fit_guard(patches)  # no late per-map fits after a failure
+        install_http_budget(patches)
+    install_fit_guard(patches)  # no late per-map fits after a failure

@@ -9,7 +9,7 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from legacy_mllib_tracking import _compat, configure, reset
+from legacy_mllib_tracking import _compat, _compat_tuning, configure, reset
 
 from .helpers import wait_until
 
@@ -46,7 +46,7 @@ def _failing_cv(fits: list[float]) -> Any:
 def _count_ended_tasks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Record each tuning task that ends (fitted, failed or abandoned) after the fit guard."""
     ended: list[int] = []
-    guard = _compat.guard_tasks
+    guard = _compat_tuning.guard_tasks
 
     def counted(task: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
@@ -58,7 +58,7 @@ def _count_ended_tasks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         return run
 
     monkeypatch.setattr(
-        _compat, "guard_tasks", lambda tasks: [counted(task) for task in guard(tasks)]
+        _compat_tuning, "guard_tasks", lambda tasks: [counted(task) for task in guard(tasks)]
     )
     return ended
 

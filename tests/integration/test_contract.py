@@ -124,9 +124,54 @@ def test_autolog_repeated_fit_keeps_artifacts(spark: Any, experiment: str, data:
         tuner("cv").fit(data)
         tuner("cv").fit(data)
     artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
-    assert "search_results.csv" in artifacts
-    assert len([a for a in artifacts if a.startswith("search_results_")]) == 1, artifacts
-    assert len([a for a in artifacts if a.startswith("estimator_info_")]) == 1, artifacts
+    files = ("estimator_info.json", "search_results.csv", "best_parameters.json")
+    for name in files:  # the second fit's file once suffixed (log_dict goes through log_artifact)
+        stem, ext = name.rsplit(".", 1)
+        again = [a for a in artifacts if re.fullmatch(rf"{stem}_[0-9a-f]{{32}}\.{ext}", a)]
+        assert name in artifacts and len(again) == 1, artifacts
+    assert len(artifacts) == 2 * len(files), artifacts
+
+
+def test_tuner_inside_autologged_pipeline_suffixes_only_the_pipelines_tags(
+    spark: Any, experiment: str, raw_data: Any
+) -> None:
+    """A CrossValidator inside an autologged Pipeline is a first fit: no artifact or child name
+    changes; only the two estimator tags autolog wrote for the Pipeline get the suffix."""
+    from pyspark.ml import Pipeline
+    from pyspark.ml.feature import VectorAssembler
+
+    _configure(spark, "autolog")
+    assembler = VectorAssembler(inputCols=["x0", "x1", "x2"], outputCol="features")
+    with mlflow.start_run() as run:
+        Pipeline(stages=[assembler, tuner("cv")]).fit(raw_data)
+    parent = MlflowClient().get_run(run.info.run_id).data
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert "estimator_info.json" in artifacts, artifacts
+    names = [*artifacts, *parent.params, *parent.tags, *parent.metrics]
+    suffix = re.compile(r"_[0-9a-f]{32}(?=\.|$)")
+    assert sorted(suffix.sub("", n) for n in names if suffix.search(n)) == [
+        "estimator_class",
+        "estimator_name",
+    ]
+    assert parent.tags["estimator_name"] == "Pipeline"
+    children = inspect_run_layout(run.info.run_id).children
+    assert len(children) == 4 and not [c.name for c in children if c.name.startswith("fit ")]
+
+
+def test_autologged_estimator_fit_before_a_tuner_leaves_its_artifact_names(
+    spark: Any, experiment: str, data: Any
+) -> None:
+    """A plain autologged fit earlier in the run left none of the tuner's files: no suffix."""
+    from pyspark.ml.classification import LogisticRegression
+
+    _configure(spark, "autolog")
+    with mlflow.start_run() as run:
+        LogisticRegression(maxIter=2).fit(data)
+        tuner("cv").fit(data)
+    artifacts = {a.path for a in MlflowClient().list_artifacts(run.info.run_id)}
+    assert artifacts == {"estimator_info.json", "search_results.csv", "best_parameters.json"}
+    children = inspect_run_layout(run.info.run_id).children
+    assert len(children) == 4 and not [c.name for c in children if c.name.startswith("fit ")]
 
 
 def test_pipeline_clash_is_qualified(spark: Any, experiment: str, raw_data: Any) -> None:

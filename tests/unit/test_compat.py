@@ -18,6 +18,7 @@ from legacy_mllib_tracking import (
     LegacyTrackingError,
     UnsupportedVersion,
     _compat,
+    _compat_tuning,
     configure,
     is_configured,
 )
@@ -177,7 +178,7 @@ def test_guard_stops_a_round_after_its_first_failure() -> None:
 
     pool = ThreadPool(1)
     try:
-        tasks = _compat.guard_tasks([task(0), task(1, fail=True), task(2), task(3)])
+        tasks = _compat_tuning.guard_tasks([task(0), task(1, fail=True), task(2), task(3)])
         with pytest.raises(RuntimeError, match="map 1 failed"):
             for _ in pool.imap_unordered(lambda f: f(), tasks):
                 pass
@@ -194,11 +195,11 @@ def test_guard_counts_any_exception_and_is_per_round() -> None:
     def interrupt() -> Any:
         raise KeyboardInterrupt
 
-    first = _compat.guard_tasks([interrupt, lambda: ran.append("first")])
-    second = _compat.guard_tasks([lambda: ran.append("second")])
+    first = _compat_tuning.guard_tasks([interrupt, lambda: ran.append("first")])
+    second = _compat_tuning.guard_tasks([lambda: ran.append("second")])
     with pytest.raises(KeyboardInterrupt):
         first[0]()
-    with pytest.raises(_compat.AbandonedParamMap):
+    with pytest.raises(_compat_tuning.AbandonedParamMap):
         first[1]()
     second[0]()
     assert ran == ["second"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from legacy_mllib_tracking import _connect, autolog
+from legacy_mllib_tracking import _autolog, _connect
 from legacy_mllib_tracking._connect import CONF_LOG_MODEL_ALLOWLIST_FILE
 from legacy_mllib_tracking.errors import TrackingNotice, TrackingWarning
 
@@ -96,7 +96,7 @@ def _options(
     monkeypatch.setattr(_connect, "client_has_jvm", lambda: jvm)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        supplied = autolog._connect_options(kwargs, SparkSession())
+        supplied = _autolog._connect_options(kwargs, SparkSession())
     return supplied, caught
 
 
@@ -137,7 +137,7 @@ def test_enable_autolog_on_connect_never_reads_spark_context(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(mlflow.pyspark.ml, "autolog", lambda **kwargs: calls.append(kwargs))
     monkeypatch.setattr(_connect, "client_has_jvm", lambda: True)
-    autolog.enable_autolog({"log_models": False}, spark=SparkSession())
+    _autolog.enable_autolog({"log_models": False}, spark=SparkSession())
     assert len(calls) == 1
     assert calls[0]["exclusive"] is False
     assert calls[0]["log_models"] is False
@@ -153,5 +153,5 @@ def test_enable_autolog_on_classic_session_passes_options_unchanged(
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(mlflow.pyspark.ml, "autolog", lambda **kwargs: calls.append(kwargs))
     monkeypatch.setattr(_connect, "remote_mode", lambda: False)
-    autolog.enable_autolog({"log_models": False}, spark=ClassicSession())
+    _autolog.enable_autolog({"log_models": False}, spark=ClassicSession())
     assert calls == [{"exclusive": False, "silent": False, "log_models": False}]

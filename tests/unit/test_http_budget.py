@@ -1,5 +1,6 @@
-"""One AUTOLOG fit's HTTP budget (``_compat.http_budget``): mlflow's own ``http_request`` against
-real loopback sockets (a port nobody listens on, a server that never answers, a slow one)."""
+"""One AUTOLOG fit's HTTP budget (``_compat_http.http_budget``): mlflow's own ``http_request``
+against real loopback sockets (a port nobody listens on, a server that never answers, a slow
+one)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from legacy_mllib_tracking import _compat
+from legacy_mllib_tracking import _compat_http
 from legacy_mllib_tracking._patching import PatchSet
 
 
@@ -23,7 +24,7 @@ def http_request() -> Iterator[Any]:
     from mlflow.utils.rest_utils import MlflowHostCreds
 
     patches = PatchSet()
-    _compat.install_http_budget(patches)
+    _compat_http.install_http_budget(patches)
     try:
 
         def call(host: str, **kwargs: Any) -> Any:
@@ -81,14 +82,14 @@ def test_a_hung_server_costs_the_budget_then_calls_fail_at_once(
 ) -> None:
     """A call to a server that never answers returns when the budget runs out (not after
     mlflow's 120 s timeout and its retries), and stops every later call of the fit at once."""
-    with _compat.http_budget(2.0) as budget:
+    with _compat_http.http_budget(2.0) as budget:
         started = time.monotonic()
-        with pytest.raises(_compat.TrackingStopped, match="did not answer within"):
+        with pytest.raises(_compat_http.TrackingStopped, match="did not answer within"):
             http_request(hung_host)
         assert time.monotonic() - started < 10
         assert budget is not None and budget.stopped is not None
         started = time.monotonic()
-        with pytest.raises(_compat.TrackingStopped):
+        with pytest.raises(_compat_http.TrackingStopped):
             http_request(hung_host)
         assert time.monotonic() - started < 1
 
@@ -98,7 +99,7 @@ def test_a_refused_connection_retries_only_within_the_budget(http_request: Any) 
     in seconds (mlflow 3.17's defaults back off for minutes), and the fit's tracking stops."""
     from mlflow.exceptions import MlflowException
 
-    with _compat.http_budget(3.0) as budget:
+    with _compat_http.http_budget(3.0) as budget:
         started = time.monotonic()
         with pytest.raises(MlflowException):
             http_request(f"http://127.0.0.1:{_free_port()}")
@@ -109,7 +110,7 @@ def test_a_refused_connection_retries_only_within_the_budget(http_request: Any) 
 
 def test_outside_a_budget_calls_pass_through(http_request: Any, slow_host: str) -> None:
     """Without a budget (LEGACY mode, no fit) the patched call is mlflow's own."""
-    assert _compat.current_http_budget() is None
+    assert _compat_http.current_http_budget() is None
     assert http_request(slow_host).status_code == 200
 
 
@@ -118,7 +119,7 @@ def test_calls_in_flight_together_count_once(http_request: Any, slow_host: str) 
     the budget, not 2; the budget is not stopped by calls that succeed."""
     import contextvars
 
-    with _compat.http_budget(30.0) as budget:
+    with _compat_http.http_budget(30.0) as budget:
         assert budget is not None
         results: list[int] = []
         threads = [
@@ -140,10 +141,10 @@ def test_calls_in_flight_together_count_once(http_request: Any, slow_host: str) 
 def test_retry_settings_fit_in_what_is_left() -> None:
     """Retries are kept while their backoff sleeps fit in the seconds left; the timeout is cut
     to them; a caller's own retry count is kept."""
-    few = _compat._retry_settings_within(4.0, {})
+    few = _compat_http._retry_settings_within(4.0, {})
     assert few["timeout"] == 4 and few["max_retries"] == 1  # 2 s + 1 s jitter fit, 4 s more not
-    none = _compat._retry_settings_within(0.5, {"backoff_factor": 2})
+    none = _compat_http._retry_settings_within(0.5, {"backoff_factor": 2})
     assert none == {"max_retries": 0, "timeout": 1}
-    many = _compat._retry_settings_within(1000.0, {"timeout": 10})
+    many = _compat_http._retry_settings_within(1000.0, {"timeout": 10})
     assert many["timeout"] == 10 and many["max_retries"] >= 5
-    assert "max_retries" not in _compat._retry_settings_within(5.0, {"max_retries": 3})
+    assert "max_retries" not in _compat_http._retry_settings_within(5.0, {"max_retries": 3})

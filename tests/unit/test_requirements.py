@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import legacy_mllib_tracking as lib
-from legacy_mllib_tracking import _requirements
+from legacy_mllib_tracking import _model_kind, _requirements
 from legacy_mllib_tracking.errors import InvalidOption
 from legacy_mllib_tracking.keys import (
     ENV_MLFLOW_INFERENCE_RAISE_ERRORS,
@@ -39,7 +39,7 @@ def _saved_model(root: Path, *nested: str, top: str = CV) -> Path:
 
 def test_kind_names_every_stage_class(tmp_path: Path) -> None:
     """The kind lists the classes of the model and of every nested stage from Spark's metadata."""
-    kind = _requirements.model_kind(_saved_model(tmp_path / "m", LR), MLFLOW_SPARK_FLAVOR)
+    kind = _model_kind.model_kind(_saved_model(tmp_path / "m", LR), MLFLOW_SPARK_FLAVOR)
     assert kind is not None
     assert kind.stage_classes == {CV, LR}
     assert kind.entries == {MLMODEL_FILE, "sparkml"}
@@ -48,9 +48,9 @@ def test_kind_names_every_stage_class(tmp_path: Path) -> None:
 
 def test_same_stages_same_kind_new_stage_new_kind(tmp_path: Path) -> None:
     """Two models of the same classes are one kind; a stage from another module makes another."""
-    first = _requirements.model_kind(_saved_model(tmp_path / "a", LR), MLFLOW_SPARK_FLAVOR)
-    again = _requirements.model_kind(_saved_model(tmp_path / "b", LR), MLFLOW_SPARK_FLAVOR)
-    custom = _requirements.model_kind(
+    first = _model_kind.model_kind(_saved_model(tmp_path / "a", LR), MLFLOW_SPARK_FLAVOR)
+    again = _model_kind.model_kind(_saved_model(tmp_path / "b", LR), MLFLOW_SPARK_FLAVOR)
+    custom = _model_kind.model_kind(
         _saved_model(tmp_path / "c", LR, "my_package.stages.CopyColumn"), MLFLOW_SPARK_FLAVOR
     )
     assert first == again
@@ -60,8 +60,8 @@ def test_same_stages_same_kind_new_stage_new_kind(tmp_path: Path) -> None:
 def test_file_uri_is_read_like_a_path(tmp_path: Path) -> None:
     """A ``file://`` URI names the same local model directory as its path."""
     path = _saved_model(tmp_path / "m", LR)
-    assert _requirements.model_kind(path.as_uri(), MLFLOW_SPARK_FLAVOR) == (
-        _requirements.model_kind(str(path), MLFLOW_SPARK_FLAVOR)
+    assert _model_kind.model_kind(path.as_uri(), MLFLOW_SPARK_FLAVOR) == (
+        _model_kind.model_kind(str(path), MLFLOW_SPARK_FLAVOR)
     )
 
 
@@ -87,7 +87,7 @@ def test_models_that_are_always_inferred(tmp_path: Path, case: str) -> None:
             part.unlink()
     else:
         next(path.rglob("part-*")).write_text("{not json\n")
-    assert _requirements.model_kind(uri, flavor) is None
+    assert _model_kind.model_kind(uri, flavor) is None
 
 
 def test_time_limit_default_and_users_mlflow_settings_win() -> None:
