@@ -43,6 +43,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from legacy_mllib_tracking.errors import NotebookReadError
 from legacy_mllib_tracking.notebooks._change import _rewrite_file
 from legacy_mllib_tracking.notebooks._migration import (
     FileMigration,
@@ -55,8 +56,10 @@ from legacy_mllib_tracking.notebooks._model import (
     Format,
 )
 from legacy_mllib_tracking.notebooks._plan import plan_notebook
+from legacy_mllib_tracking.notebooks._readers import read_file
 from legacy_mllib_tracking.notebooks._rewrite import RewriteError
-from legacy_mllib_tracking.notebooks._target import Target
+from legacy_mllib_tracking.notebooks._scan import scan_file, walk
+from legacy_mllib_tracking.notebooks._target import Target, parse_target
 
 __all__ = ["iter_migrate", "migrate"]
 
@@ -103,8 +106,6 @@ def _write_atomically(
 def _reads_back(temp: Path, file: FileReport, plans: Sequence[NotebookMigration]) -> None:
     """Raise :class:`RewriteError` unless ``temp`` reads as the same notebooks plus the new
     cells (the readers the scan uses, so the next scan sees what was written)."""
-    from legacy_mllib_tracking.notebooks import NotebookReadError, read_file
-
     try:
         _, notebooks = read_file(temp)
     except NotebookReadError as error:
@@ -153,8 +154,6 @@ def migrate(
     Raises:
         legacy_mllib_tracking.InvalidRuntimeVersion: ``target`` cannot be parsed.
     """
-    from legacy_mllib_tracking.notebooks import parse_target
-
     resolved = target if isinstance(target, Target) else parse_target(target)
     files = iter_migrate(paths, target=resolved, write=write, pip=pip, progress=progress)
     return MigrationResult(resolved.label, write, tuple(files))
@@ -177,8 +176,6 @@ def iter_migrate(
         legacy_mllib_tracking.InvalidRuntimeVersion: ``target`` cannot be parsed (before any
             file is read).
     """
-    from legacy_mllib_tracking.notebooks import parse_target, scan_file, walk
-
     resolved = target if isinstance(target, Target) else parse_target(target)
     found: list[Path] = []
     seen: set[str] = set()
