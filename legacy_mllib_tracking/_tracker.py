@@ -36,15 +36,14 @@ from legacy_mllib_tracking._safety import (
     redact,
     run_with_deadline,
     store_unreachable,
-    write_spool,
 )
+from legacy_mllib_tracking._spool import end_record, spool_record, write_spool
 from legacy_mllib_tracking._tuning import (
     describe_fit,
     nested_tuner_uids,
     parent_run_name,
     tuner_classes,
 )
-from legacy_mllib_tracking._writer import spool_record
 from legacy_mllib_tracking.errors import TrackingWarning
 from legacy_mllib_tracking.keys import SPOOL_END_PARENT, TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
 from legacy_mllib_tracking.routing import Mode
@@ -338,20 +337,8 @@ def _spool_end(ctx: _writer.FitContext, status: str) -> None:
     if ctx.spool_path is not None:
         return
     try:
-        write_spool(
-            {
-                "fit_id": ctx.fit_id,
-                "reason": f"the end of run {ctx.parent_run_id} did not reach the store",
-                "tracking_uri": recorded_uri(_compat.tracking_uri_of(ctx.client)),
-                "parent_run_id": ctx.parent_run_id,
-                "experiment_id": ctx.experiment_id,
-                "mode": ctx.mode,
-                "start_ms": ctx.start_ms,
-                "parent": {},
-                "children": [],
-                SPOOL_END_PARENT: status,
-            }
-        )
+        uri = recorded_uri(_compat.tracking_uri_of(ctx.client))
+        write_spool(end_record(ctx, status, tracking_uri=uri))
     except Exception as error:
         ctx.fail("the spool file of the run's end", error)
 

@@ -553,7 +553,7 @@ def test_names_mlflow_rejects_are_mapped_not_dropped(
     spark: Any, experiment: str, data: Any, mode: str
 ) -> None:
     """A metric name MLflow refuses is logged under a deterministic safe name, with a warning."""
-    from legacy_mllib_tracking._writer import safe_key
+    from legacy_mllib_tracking._limits import safe_key
 
     _configure(spark, mode)
     odd = tuner("cv")
