@@ -8,8 +8,10 @@ child create still in flight at the fit's deadline can land after ``replay`` cre
 This module is the one place such copies are told apart and deleted (``delete_run``: they leave
 searches and the UI):
 
-:func:`dedupe_children` keeps one child of a parent per child key (``<fit_id>:<map index>``,
-tag ``legacy_mllib_tracking.child_key``).
+- :func:`dedupe_children`: the children of one parent that share a child key
+  (``<fit_id>:<map index>``, tag ``legacy_mllib_tracking.child_key``);
+- :func:`dedupe_parents`: the parent runs created for one fit (tag
+  ``legacy_mllib_tracking.created_for``, set when the library or ``replay`` creates a parent).
 
 A fit calls them through :func:`remove_duplicate_children` once its children are logged, and
 :func:`remove_late_copy` for a child created after its deadline; ``replay`` calls them directly.
@@ -23,9 +25,9 @@ from typing import Any, Protocol
 
 from legacy_mllib_tracking import _compat
 from legacy_mllib_tracking._limits import remote_store
-from legacy_mllib_tracking.keys import TAG_CHILD_KEY, TAG_PARENT_RUN_ID
+from legacy_mllib_tracking.keys import TAG_CHILD_KEY, TAG_CREATED_FOR, TAG_PARENT_RUN_ID
 
-__all__ = ["dedupe_children", "remove_duplicate_children", "remove_late_copy"]
+__all__ = ["dedupe_children", "dedupe_parents", "remove_duplicate_children", "remove_late_copy"]
 
 _logger = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class Fit(Protocol):
     experiment_id: str
     parent_run_id: str
     fit_id: str
+    #: Whether this library created the parent run (tagged for the fit).
+    parent_created: bool
 
     def fail(self, what: str, error: BaseException) -> str:
         """Record that ``what`` was not done because of ``error``."""
@@ -105,27 +109,70 @@ def dedupe_children(
     return kept, deleted
 
 
+def dedupe_parents(
+    client: Any, experiment_id: str, fit_id: str, *, keep: str | None = None
+) -> Any | None:
+    """Delete the empty copies of the parent run created for the fit ``fit_id``.
+
+    The parent kept is ``keep`` (the run the fit logged into), else the run tagged for the fit
+    that started first. Another run tagged for the fit is deleted only when it holds no params
+    and no metrics: a run something was logged into is never taken for a copy.
+
+    Args:
+        client: the ``MlflowClient`` to search and delete with.
+        experiment_id: the experiment the parent was created in.
+        fit_id: the fit's id (the ``legacy_mllib_tracking.created_for`` tag's value).
+        keep: the id of the parent to keep, when the fit knows it.
+
+    Returns:
+        The parent run kept, or ``None`` when no run in the experiment is tagged for the fit
+        (``keep`` included: a user's run carries no such tag).
+
+    Raises:
+        Exception: whatever the client raises.
+    """
+    from legacy_mllib_tracking.layout import search_all_runs
+
+    runs = sorted(
+        search_all_runs(client, experiment_id, f"tags.`{TAG_CREATED_FOR}` = '{fit_id}'"),
+        key=lambda run: (run.info.start_time or 0, run.info.run_id),
+    )
+    kept_id = keep if keep is not None else (runs[0].info.run_id if runs else None)
+    kept = None
+    for run in runs:
+        if run.info.run_id == kept_id:
+            kept = run
+        elif not run.data.params and not run.data.metrics:
+            client.delete_run(run.info.run_id)
+    return kept
+
+
 def remove_duplicate_children(fit: Fit, kept: Mapping[int, str]) -> int:
-    """Delete the copies of ``fit``'s children on an HTTP store; return how many were deleted.
+    """Delete the copies of ``fit``'s runs on an HTTP store; return how many children were
+    deleted.
 
     ``kept`` maps each map index to the child run the fit used; every other child of the parent
     with the fit's child key for a map in ``kept`` is a copy. Runs of a map without a kept run are
-    left for ``replay`` to complete. Local stores do not retry, so nothing is searched there. A
-    failure is recorded with ``fit.fail``.
+    left for ``replay`` to complete. When this library created the parent, its empty copies are
+    deleted too. Local stores do not retry, so nothing is searched there. A failure is recorded
+    with ``fit.fail``.
     """
-    if not kept or not remote_store(_compat.tracking_uri_of(fit.client)):
+    if not remote_store(_compat.tracking_uri_of(fit.client)):
         return 0
+    deleted = 0
     try:
-        _, deleted = dedupe_children(
-            fit.client,
-            fit.experiment_id,
-            fit.parent_run_id,
-            keys=[f"{fit.fit_id}:{index}" for index in kept],
-            prefer=frozenset(kept.values()),
-        )
+        if fit.parent_created:
+            dedupe_parents(fit.client, fit.experiment_id, fit.fit_id, keep=fit.parent_run_id)
+        if kept:
+            _, deleted = dedupe_children(
+                fit.client,
+                fit.experiment_id,
+                fit.parent_run_id,
+                keys=[f"{fit.fit_id}:{index}" for index in kept],
+                prefer=frozenset(kept.values()),
+            )
     except Exception as error:
-        fit.fail(f"the removal of duplicate child runs (fit {fit.fit_id})", error)
-        return 0
+        fit.fail(f"the removal of duplicate runs (fit {fit.fit_id})", error)
     return deleted
 
 

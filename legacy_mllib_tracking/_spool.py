@@ -43,7 +43,8 @@ __all__ = [
 #: Where spool files go; default ``~/.cache/legacy-mllib-tracking/spool``.
 ENV_SPOOL_DIR = "LEGACY_MLLIB_TRACKING_SPOOL_DIR"
 #: The spool file format. 1: the first release. 2: adds ``experiment_name``; the recorded
-#: ``tracking_uri`` has no credentials and local paths are absolute.
+#: ``tracking_uri`` has no credentials and local paths are absolute. Optional in 2 (a reader
+#: that does not know it names the parent itself): ``parent_run_name``.
 SPOOL_VERSION = 2
 #: The spool file versions :func:`read_record` reads.
 READABLE_VERSIONS = frozenset(range(1, SPOOL_VERSION + 1))

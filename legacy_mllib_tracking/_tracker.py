@@ -22,6 +22,7 @@ import functools
 import logging
 import threading
 import time
+import uuid
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -45,7 +46,13 @@ from legacy_mllib_tracking._tuning import (
     tuner_classes,
 )
 from legacy_mllib_tracking.errors import TrackingWarning
-from legacy_mllib_tracking.keys import SPOOL_END_PARENT, TAG_BEST, TAG_LARGER_IS_BETTER, TAG_MODE
+from legacy_mllib_tracking.keys import (
+    SPOOL_END_PARENT,
+    TAG_BEST,
+    TAG_CREATED_FOR,
+    TAG_LARGER_IS_BETTER,
+    TAG_MODE,
+)
 from legacy_mllib_tracking.routing import Mode
 
 __all__ = ["install"]
@@ -131,15 +138,20 @@ def _warn(ctx: _writer.FitContext, tuner_name: str) -> None:
         )
 
 
-def _start_parent(tuner: Any) -> tuple[Any, bool]:
+def _start_parent(tuner: Any, fit_id: str) -> tuple[Any, bool]:
     """Return the active run (a user's run keeps its name), or a run started and named for
-    ``tuner`` (``CrossValidator(LogisticRegression)``), and whether it was started here."""
+    ``tuner`` (``CrossValidator(LogisticRegression)``), and whether it was started here.
+
+    A run started here is tagged for the fit ``fit_id`` in the create call itself: when the
+    server creates it but the answer is lost, or mlflow's retry of the create makes a second
+    one, the fit and ``replay`` find it by that tag (``_duplicates.dedupe_parents``).
+    """
     import mlflow
 
     run = mlflow.active_run()
     if run is not None:
         return run, False
-    return mlflow.start_run(run_name=parent_run_name(tuner)), True
+    return mlflow.start_run(run_name=parent_run_name(tuner), tags={TAG_CREATED_FOR: fit_id}), True
 
 
 @dataclass
@@ -190,8 +202,15 @@ def _untracked(
     kwargs: dict[str, Any],
     uri: str,
     why: str,
+    *,
+    fit_id: str,
 ) -> Any:
-    """Fit without tracking (the store is down) and spool the whole layout for replay."""
+    """Fit without tracking (the store is down) and spool the whole layout for replay.
+
+    ``fit_id`` is the fit's id, the one a parent run started for it was tagged with: when the
+    server created that run but its answer was lost, replay completes it instead of making
+    another. The record names the parent as a live fit would (``parent_run_name``).
+    """
     import mlflow
 
     active = mlflow.active_run()
@@ -203,6 +222,7 @@ def _untracked(
         parent_run_id=active.info.run_id if active else "",
         experiment_id=experiment_id or "",
         mode=mode.value,
+        fit_id=fit_id,
     )
     if mode is Mode.AUTOLOG:
         # mlflow's own switch (2.x, 3.x): autolog would otherwise wait out its retries per call.
@@ -216,6 +236,7 @@ def _untracked(
         fit = describe_fit(described, model)
         record = spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=why)
         record["experiment_name"] = experiment_name
+        record["parent_run_name"] = parent_run_name(described)
         path = write_spool(record)
         where = f"saved to {path}; when the store is back, {_replay_hint(path, uri)}"
     except Exception as error:
@@ -241,14 +262,15 @@ def _track(
     from mlflow.tracking import MlflowClient
 
     described = tuner.copy(extra) if extra else tuner
+    fit_id = uuid.uuid4().hex  # chosen before the parent run exists: it is tagged with it
     uri = mlflow.get_tracking_uri()
     why = store_unreachable(uri, settings.probe_timeout)
     if why is not None:
-        return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
+        return _untracked(mode, original, tuner, described, args, kwargs, uri, why, fit_id=fit_id)
     managed = False
     try:
-        run, managed = _start_parent(described)
-        ctx = _writer.open_fit(MlflowClient(), run, mode.value, fresh=managed)
+        run, managed = _start_parent(described, fit_id)
+        ctx = _writer.open_fit(MlflowClient(), run, mode.value, fresh=managed, fit_id=fit_id)
     except Exception as error:
         if managed:
             with contextlib.suppress(Exception):
@@ -258,7 +280,7 @@ def _track(
             "could not start or read its MLflow run "
             f"({type(error).__name__}: {redact(' '.join(str(error).split()))[:300]})"
         )
-        return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
+        return _untracked(mode, original, tuner, described, args, kwargs, uri, why, fit_id=fit_id)
 
     status = "FAILED"
     logging_from: float | None = None

@@ -88,6 +88,8 @@ class FitContext:
         mode: "legacy" or "autolog", recorded on the parent.
         taken_params / taken_tags / taken_metrics: names on the parent when the fit started.
         start_ms: when the fit started, the children's start time.
+        parent_created: this library created the parent run, tagged for the fit
+            (``TAG_CREATED_FOR``): its empty copies are looked for after logging.
         failures: what could not be logged, reported as one warning.
         logged_children: the map indexes whose child run was logged.
         child_runs: map index -> the id of the child run this fit created for it.
@@ -106,6 +108,7 @@ class FitContext:
     failures: list[str] = field(default_factory=list)
     truncated: list[str] = field(default_factory=list)
     child_tags: Mapping[str, str] = field(default_factory=dict)
+    parent_created: bool = False
     parent_logged: bool = False
     timed_out: bool = False
     #: The spool file holding this fit's unlogged layout, once written (it also ends the run).
@@ -160,7 +163,9 @@ class FitContext:
         return message
 
 
-def open_fit(client: Any, run: Any, mode: str, *, fresh: bool = False) -> FitContext:
+def open_fit(
+    client: Any, run: Any, mode: str, *, fresh: bool = False, fit_id: str | None = None
+) -> FitContext:
     """Return the context of a fit logging into the parent ``run``.
 
     Args:
@@ -171,6 +176,8 @@ def open_fit(client: Any, run: Any, mode: str, *, fresh: bool = False) -> FitCon
             taken names are read from ``run`` itself (no params or metrics, the tags it was
             created with) instead of from the store, one ``get_run`` call less per fit.
             Otherwise the run is read from the store once.
+        fit_id: the fit's id when it was chosen before the run was created (the run's
+            ``TAG_CREATED_FOR`` tag); default a new uuid4 hex.
 
     Raises:
         Exception: whatever ``client.get_run`` raises (not with ``fresh``).
@@ -197,6 +204,8 @@ def open_fit(client: Any, run: Any, mode: str, *, fresh: bool = False) -> FitCon
         taken_tags=frozenset(tags),
         taken_metrics=frozenset(metrics),
         child_tags=context_tags,
+        parent_created=fresh,
+        fit_id=fit_id or uuid.uuid4().hex,
     )
 
 

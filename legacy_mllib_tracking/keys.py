@@ -49,6 +49,11 @@ TAG_MAP_INDEX = _PREFIX + "map_index"
 TAG_FIT_ID = _PREFIX + "fit_id"
 #: On the best child: "true".
 TAG_BEST = _PREFIX + "best"
+#: On a parent run the library (or ``replay``) creates: the fit id of the fit it is created for
+#: (as in ``TAG_CHILD_KEY``), set in the create call itself. When the server made the run but its
+#: answer was lost, or mlflow's retry of the create made a second one, replay finds the fit's
+#: parent by it instead of creating another, and the fit and replay delete its empty copies.
+TAG_CREATED_FOR = _PREFIX + "created_for"
 
 # --- spool files --------------------------------------------------------------------------------
 #: In a spool record: the status ``replay`` ends the parent run with when it is still RUNNING (the

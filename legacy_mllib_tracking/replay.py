@@ -2,10 +2,12 @@
 
 A spool file (``_spool``: one JSON per fit, written when logging finally failed) holds the
 unlogged part of a fit's run layout. :func:`replay` logs it into the same parent run when that run
-exists (or, when the parent was never created because the store was down from the start, into a
-new parent run in the same experiment), skipping every child that already exists (each child
+exists. When the fit never got its parent, it is looked up by the fit's id (tag
+``legacy_mllib_tracking.created_for``): a parent the server created but whose answer was lost is
+completed and its empty copies deleted; only when there is none is a new parent created, named
+like a live one, in the fit's experiment. Every child that already exists is skipped (each child
 carries the ``legacy_mllib_tracking.child_key`` tag ``<fit_id>:<map index>``; copies of one are
-deleted, ``_duplicates``), and moves the file to a ``replayed/`` folder beside it. Running it
+deleted, ``_duplicates``), and the file moves to a ``replayed/`` folder beside it. Running it
 twice logs nothing twice.
 
 Each file is replayed into the tracking store it records (``tracking_uri``), unless the caller
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from legacy_mllib_tracking import _compat
-from legacy_mllib_tracking._duplicates import dedupe_children
+from legacy_mllib_tracking._duplicates import dedupe_children, dedupe_parents
 from legacy_mllib_tracking._limits import safe_key, write_batch
 from legacy_mllib_tracking._safety import recorded_uri, redact, store_missing, store_unreachable
 from legacy_mllib_tracking._spool import (
@@ -39,6 +41,7 @@ from legacy_mllib_tracking.errors import RunNotFound
 from legacy_mllib_tracking.keys import (
     SPOOL_END_PARENT,
     TAG_CHILD_KEY,
+    TAG_CREATED_FOR,
     TAG_PARENT_RUN_ID,
     TAG_RUN_NAME,
 )
@@ -157,32 +160,43 @@ def _experiment(client: Any, record: dict[str, Any], result: ReplayResult) -> st
 
 
 def _parent(client: Any, path: Path, record: dict[str, Any], result: ReplayResult) -> Any:
-    """Return the parent run to replay ``record`` into: the recorded one, or when the store was
-    down before the parent existed, a new one (written into the file, so a replay that fails
-    half-way continues in it)."""
+    """Return the parent run to replay ``record`` into, after deleting its empty copies.
+
+    The recorded parent; else the parent created for the fit whose answer was lost (found by its
+    ``created_for`` tag); else a new one, named and tagged as the fit would have. A parent found
+    or created here is written into the file with the status to end it with, so a replay that
+    fails half-way continues in it.
+    """
     from mlflow.exceptions import MlflowException
 
+    fit_id = str(record["fit_id"])
     parent_id = record.get("parent_run_id")
     if not parent_id:
-        # The store was down before the parent existed: create it now, like the fit would have,
-        # in the fit's experiment, or the default one if that experiment is gone.
+        # The fit did not get its parent: the store was down, or the create's answer was lost
+        # (then the server has the run, tagged for the fit). Create it only when it is not there.
         experiment_id = _experiment(client, record, result)
-        parent = client.create_run(
-            experiment_id or "0",
-            start_time=record.get("start_ms"),
-            tags={TAG_RUN_NAME: f"replayed {record.get('tuner', 'tuning')} fit"},
-        )
-        client.set_terminated(parent.info.run_id, "FINISHED")
-        record["parent_run_id"] = parent.info.run_id
+        found = dedupe_parents(client, experiment_id, fit_id)
+        if found is None:
+            name = record.get("parent_run_name") or record.get("tuner") or "tuning fit"
+            found = client.create_run(
+                experiment_id,
+                start_time=record.get("start_ms"),
+                tags={TAG_RUN_NAME: str(name), TAG_CREATED_FOR: fit_id},
+            )
+        parent_id = found.info.run_id
+        record["parent_run_id"] = parent_id
+        record.setdefault(SPOOL_END_PARENT, "FINISHED")
         rewrite_record(path, record)
-        return parent
     try:
-        return client.get_run(parent_id)
+        parent = client.get_run(parent_id)
     except MlflowException:
         raise RunNotFound(
             f"spool file {str(path)!r}: parent run {parent_id!r} is not in tracking store "
             f"{redact(client.tracking_uri)!r}"
         ) from None
+    # a retried create (the fit's, or the one above) can have left an empty copy
+    dedupe_parents(client, parent.info.experiment_id, fit_id, keep=parent_id)
+    return parent
 
 
 def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult:
