@@ -4,8 +4,8 @@ A synthetic :class:`TuningFit` with N param maps (two tuned params, ``avg_``/``s
 CrossValidator over LogisticRegression would give) is logged into a fresh parent run by
 
 - ``library``: ``_writer.log_children(ctx, fit)``, what LEGACY mode runs after a fit: one child
-  after the other on sqlite, from up to ``_writer.MAX_CHILD_THREADS`` threads against the server
-  (``_writer.child_threads``), each child ended with one store call (``_compat.finish_run``);
+  after the other on sqlite, from up to ``_limits.MAX_CHILD_THREADS`` threads against the server
+  (``_limits.child_threads``), each child ended with one store call (``_compat.finish_run``);
 - ``floor``: the raw minimum, ``MlflowClient.create_run`` + ``log_batch`` + ``set_terminated`` per
   child, sequential, with the same tags, params and metrics prepared beforehand;
 - ``floor-concurrent`` (server only): the same calls from :data:`DEFAULT_WORKERS` threads.
@@ -35,14 +35,14 @@ from typing import Any
 
 from _common import Case, Series, child_env, interleave, log, quiet_stdout
 
-from legacy_mllib_tracking import _compat, _writer
+from legacy_mllib_tracking import _compat, _limits, _writer
 from legacy_mllib_tracking._tuning import MapInfo, TuningFit
 from legacy_mllib_tracking.keys import ENV_CHILD_THREADS
 
 METRIC = "areaUnderROC"
 
 #: Threads of ``floor-concurrent``: as many as the library uses against a server at most.
-DEFAULT_WORKERS = _writer.MAX_CHILD_THREADS
+DEFAULT_WORKERS = _limits.MAX_CHILD_THREADS
 
 
 def synthetic_fit(maps: int) -> TuningFit:
@@ -369,7 +369,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def _threads_used(backend: Backend, sizes: Sequence[int]) -> dict[str, int]:
     """The library's thread count per grid size on ``backend`` (the env as it is now)."""
     uri = _compat.tracking_uri_of(backend.client)
-    return {str(size): _writer.child_threads(uri, size) for size in sizes}
+    return {str(size): _limits.child_threads(uri, size) for size in sizes}
 
 
 def measure(*, quick: bool, workdir: Path, reps: int, with_server: bool) -> dict[str, Any]:

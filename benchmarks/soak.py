@@ -11,14 +11,15 @@ requests: connection refused, 503 before the write, 503 after the write, slow an
 dropped halfway through the answer; and every ``--restart-every`` fits the server is killed
 (SIGKILL) mid-fit and started again. Then faults stop, ``replay`` logs the spool, and every fit's
 tree is checked on the server: every fit has its tree, every child exactly once (FINISHED, with
-its metric), the parent has the run-layout contract's params, tag and best metric and is FINISHED.
+its metric), the parent has the run-layout contract's params, tag and best metric and is FINISHED,
+and no run sits outside a tree (an empty parent whose create's answer was lost).
 
 Prints a summary (fits, faults injected by kind, trees complete, duplicates, fit-time overhead
 against untracked fits measured in the same run) and exits 1 when a target is missed: a fit that
-raised, a tree missing or incomplete, a duplicate child, a spool file replay kept, or the time
-limit reached. Bounded: ``--fits``, and ``--time-limit`` seconds of wall clock for the fits, after
-which no new fit starts; a watchdog ends the process (and the server) when the whole run, set-up
-included, overstays that limit by 10 minutes. Loopback only.
+raised, a tree missing or incomplete, a duplicate child, a run outside any tree, a spool file
+replay kept, or the time limit reached. Bounded: ``--fits``, and ``--time-limit`` seconds of wall
+clock for the fits, after which no new fit starts; a watchdog ends the process (and the server)
+when the whole run, set-up included, overstays that limit by 10 minutes. Loopback only.
 """
 
 from __future__ import annotations
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         f"parent params replay had to suffix (a value differing from the logged one): "
         f"{sum(len(r.params_suffixed) for r in results)}",
         f"trees complete: {check.complete}/{len(fits)}; duplicate children: {check.duplicates}; "
-        f"runs outside any tree (parents created before a failed answer): {check.orphans}",
+        f"runs outside any tree: {check.orphans}",
         f"fit time: untracked median {untracked:.1f} s; tracked median "
         f"{statistics.median(f.seconds for f in fits):.1f} s; worst overhead "
         f"{overheads[worst]:+.1f} s (fit {worst + 1}, {fits[worst].mode})",
@@ -375,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         missed.append(f"{len(failed)} fits raised: {failed[0].error}")
     if check.duplicates or check.complete != len(fits) or check.problems:
         missed.extend(check.problems[:10])
+    if check.orphans:
+        missed.append(f"{check.orphans} runs outside any tree (an empty parent left behind?)")
     if kept:
         missed.append(f"replay kept {len(kept)} spool files: {kept[0].error}")
     if out_of_time:

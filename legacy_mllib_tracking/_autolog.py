@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from legacy_mllib_tracking import _compat, _connect, _writer
+from legacy_mllib_tracking import _compat, _connect, _duplicates, _limits, _writer
 from legacy_mllib_tracking._autolog_client import Fix, fixing, install_client_fixes
 from legacy_mllib_tracking._compat_http import current_http_budget
 from legacy_mllib_tracking._safety import redact
@@ -242,7 +242,7 @@ def _complete(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Fix) -> None
             ctx.param_key(k): v for k, v in fit.settings.items() if k not in fix.logged_params
         }
         params.update(_writer.best_params(ctx, fit, logged=fix.logged_params))
-        _writer.write_batch(
+        _limits.write_batch(
             ctx,
             ctx.parent_run_id,
             params=params,
@@ -258,7 +258,7 @@ def _complete(ctx: _writer.FitContext, tuner: Any, model: Any, fix: Fix) -> None
     except Exception as error:
         ctx.fail("the contract params, best metric and best-child tag on the parent", error)
         return
-    _writer.remove_duplicate_children(ctx, dict(fix.children))
+    _duplicates.remove_duplicate_children(ctx, dict(fix.children))
     if fit.maps and not fix.children:
         # autolog logged no children: its training-session stack is process-wide (mlflow 2.x and
         # 3.17), so a fit started while another thread's autologged fit runs counts as nested.

@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from legacy_mllib_tracking import _compat
+from legacy_mllib_tracking._limits import safe_key
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._tuning import grid_params, grid_run_names
-from legacy_mllib_tracking._writer import FitContext, safe_key
+from legacy_mllib_tracking._writer import FitContext
 from legacy_mllib_tracking.keys import (
     TAG_CHILD_KEY,
     TAG_PARENT_RUN_ID,
@@ -129,7 +130,7 @@ def _renamed(entities: Any, key: Callable[[str], str]) -> list[Any]:
 
 
 def _accepted_names(fix: Fix, arguments: dict[str, Any]) -> None:
-    """Map names MLflow would refuse in a ``log_batch`` call (``_writer.safe_key``), in place."""
+    """Map names MLflow would refuse in a ``log_batch`` call (``_limits.safe_key``), in place."""
     for kind in ("metrics", "params", "tags"):
         entities = arguments.get(kind)
         if not entities:

@@ -302,3 +302,18 @@ def renamed(entity: Any, key: str) -> Any:
     if isinstance(entity, Metric):  # pragma: no cover
         return Metric(key, entity.value, entity.timestamp, entity.step)
     return (Param if isinstance(entity, Param) else RunTag)(key, entity.value)  # pragma: no cover
+
+
+def offline_experiment() -> tuple[str | None, str | None]:
+    """The experiment (id, name) a new run would go to, without asking the tracking server:
+    ``mlflow.set_experiment()``'s id, else env ``MLFLOW_EXPERIMENT_NAME`` (which mlflow 2.x and
+    3.x resolve, creating it, before ``MLFLOW_EXPERIMENT_ID``), else ``MLFLOW_EXPERIMENT_ID``."""
+    import os
+
+    from mlflow.tracking import fluent
+
+    active = getattr(fluent, "_active_experiment_id", None)
+    if active:
+        return str(active), None
+    name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or None
+    return (None if name else os.environ.get("MLFLOW_EXPERIMENT_ID")), name

@@ -18,8 +18,9 @@ a reason, and is listed here so that nothing is a surprise:
   (+ ``_lock``): AUTOLOG's pip-requirement answers, reused across fits of one process by design
   (that is their point); ``configure()`` sets the timeout, ``reset()`` clears them all
   (``_requirements.clear()``).
-- ``_autolog_client._parents``, ``_autolog_client._children`` (+ ``_lock``): the AUTOLOG fits in progress that
-  autolog's client fixes are working on, keyed by run id; each fit removes its entries.
+- ``_autolog_client._parents``, ``_autolog_client._children`` (+ ``_lock``): the AUTOLOG fits in
+  progress that autolog's client fixes are working on, keyed by run id; each fit removes its
+  entries.
 - ``_compat_http._http_budget``: a ``ContextVar``, the HTTP time one fit may still spend; set and
   reset by the fit in its own context, never shared.
 - ``simulate._owner``, ``_depth`` (+ ``_owner_lock``): the thread that holds a simulated
@@ -123,7 +124,7 @@ def configure(
             (pyspark 3.4, mlflow 2.9); checked first, before anything changes.
     """
     _compat.check_versions()
-    from legacy_mllib_tracking import _autolog, _tracker, _writer
+    from legacy_mllib_tracking import _autolog, _limits, _tracker
 
     if spark is not None and not hasattr(getattr(spark, "conf", None), "get"):
         raise NotASparkSession(
@@ -131,7 +132,7 @@ def configure(
             f"got {spark!r} of type {type(spark).__name__}"
         )
     _check_seconds("tracking_timeout", tracking_timeout, "to wait for MLflow however long it takes")
-    _writer.child_threads_override()  # read again per fit; a bad value is an error here
+    _limits.child_threads_override()  # read again per fit; a bad value is an error here
     _check_seconds("model_env_timeout", model_env_timeout, "to wait as long as mlflow does")
 
     options = _autolog.validate_options(autolog_options)

@@ -1,50 +1,45 @@
-"""Keeping tracking from breaking training: redaction, reachability, deadlines and the spool.
+"""Keeping tracking from breaking training: redaction, reachability and deadlines.
 
 - :func:`redact` removes credentials (``user:token@`` in URIs, token-like env values) from any
   text the library shows or writes.
 - :func:`store_unreachable` probes an HTTP tracking server's ``/health`` with a short timeout, so
   a fit against a dead server does not wait out mlflow's retries (minutes with mlflow 3.17's
   defaults: 7 retries, backoff factor 2, 120 s timeout).
-- :func:`run_with_deadline` runs logging in a worker thread and stops waiting after a deadline.
-- :func:`write_spool` keeps what could not be logged in a JSON file, one per fit, that
-  ``legacy-mllib-tracking replay`` logs later.
+- :func:`store_missing` says when a local store does not exist, for commands that must not
+  create one; :func:`recorded_uri` is a tracking URI as a spool file records it.
+- :func:`run_with_deadline` runs logging in a worker thread and stops waiting after a deadline;
+  :func:`run_in_threads` shares work among threads and stops starting it once cancelled.
+
+What could not be logged goes to the spool (``_spool``).
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import functools
-import json
 import math
 import os
 import re
 import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 
 __all__ = [
-    "ENV_SPOOL_DIR",
-    "SPOOL_VERSION",
-    "default_spool_dir",
     "recorded_uri",
     "redact",
+    "run_in_threads",
     "run_with_deadline",
     "store_missing",
     "store_unreachable",
-    "write_spool",
 ]
 
-#: Where spool files go; default ``~/.cache/legacy-mllib-tracking/spool``.
-ENV_SPOOL_DIR = "LEGACY_MLLIB_TRACKING_SPOOL_DIR"
-#: The spool file format. 1: the first release. 2: adds ``experiment_name``; the recorded
-#: ``tracking_uri`` has no credentials and local paths are absolute. Replay reads both.
-SPOOL_VERSION = 2
+_Item = TypeVar("_Item")
 
 _SECRET_ENV = (
     "MLFLOW_TRACKING_TOKEN",
@@ -248,39 +243,46 @@ def _bounded(timeout: object) -> float | None:
     return min(max(value, 0.0), threading.TIMEOUT_MAX)
 
 
-def default_spool_dir() -> Path:
-    """Return the spool directory: env ``LEGACY_MLLIB_TRACKING_SPOOL_DIR`` or the user cache."""
-    configured = os.environ.get(ENV_SPOOL_DIR)
-    if configured:
-        return Path(configured)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "legacy-mllib-tracking" / "spool"
+def run_in_threads(
+    items: Sequence[_Item],
+    threads: int,
+    one: Callable[[_Item], None],
+    cancel: threading.Event | None,
+) -> None:
+    """Call ``one`` on each of ``items`` from ``threads`` threads (this one among them).
 
+    No item starts once ``cancel`` is set or this thread is interrupted; items in flight finish.
+    The extra threads are daemons, each in a copy of this thread's context variables: a call left
+    in flight by a cancel never holds the process open.
+    """
+    todo = iter(items)
+    take = threading.Lock()
+    stop = threading.Event()
 
-def write_spool(record: dict[str, Any], directory: Path | None = None) -> Path:
-    """Write one fit's unlogged layout as JSON; return the file's path (created atomically)."""
-    folder = directory or default_spool_dir()
-    folder.mkdir(parents=True, exist_ok=True)
-    record = {"version": SPOOL_VERSION, "written_at": time.time(), **record}
-    stem = f"{time.strftime('%Y%m%dT%H%M%S')}-{record['fit_id']}"
-    text = redact(json.dumps(record, indent=2, sort_keys=True, default=str))
-    temp = folder / f"{stem}.{os.getpid()}.{threading.get_ident()}.tmp"
-    temp.write_text(text)
-    # A second file of one fit in the same second (its layout, then its run's end) gets its
-    # own name: os.link never replaces an existing file, so nothing spooled is overwritten.
-    for number in range(1, 1000):
-        path = folder / (f"{stem}.json" if number == 1 else f"{stem}-{number}.json")
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            continue
-        except OSError:  # a filesystem without hard links: fall back to an exclusive create
+    def work() -> None:
+        while not stop.is_set() and not (cancel is not None and cancel.is_set()):
+            with take:
+                item = next(todo, None)
+            if item is None:
+                return
+            one(item)
+
+    helpers: list[threading.Thread] = []
+    try:
+        for number in range(1, threads):
+            helper = threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(work,),
+                name=f"legacy-mllib-tracking-child-{number}",
+                daemon=True,
+            )
             try:
-                with open(path, "x", encoding="utf-8") as handle:
-                    handle.write(text)
-            except FileExistsError:
-                continue
-        temp.unlink(missing_ok=True)
-        return path
-    temp.unlink(missing_ok=True)
-    raise FileExistsError(f"no free spool file name for {stem!r} in {str(folder)!r}")
+                helper.start()
+            except RuntimeError:  # at the process's thread limit: fewer threads do the work
+                break
+            helpers.append(helper)
+        work()
+        for helper in helpers:
+            helper.join()
+    finally:
+        stop.set()

@@ -22,6 +22,7 @@ import functools
 import logging
 import threading
 import time
+import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,17 +38,23 @@ from legacy_mllib_tracking._safety import (
     redact,
     run_with_deadline,
     store_unreachable,
+)
+from legacy_mllib_tracking._spool import (
+    replay_hint,
+    spool_end,
+    spool_record,
+    spool_unlogged,
     write_spool,
 )
 from legacy_mllib_tracking._tuning import (
-    TuningFit,
     describe_fit,
     parent_run_name,
     tuner_classes,
 )
-from legacy_mllib_tracking._writer import spool_record
 from legacy_mllib_tracking.errors import TrackingWarning
-from legacy_mllib_tracking.keys import SPOOL_END_PARENT
+from legacy_mllib_tracking.keys import (
+    TAG_CREATED_FOR,
+)
 from legacy_mllib_tracking.routing import Mode
 
 __all__ = ["install"]
@@ -72,15 +79,20 @@ def _warn(ctx: _writer.FitContext, tuner_name: str) -> None:
         )
 
 
-def _start_parent(tuner: Any) -> tuple[Any, bool]:
+def _start_parent(tuner: Any, fit_id: str) -> tuple[Any, bool]:
     """Return the active run (a user's run keeps its name), or a run started and named for
-    ``tuner`` (``CrossValidator(LogisticRegression)``), and whether it was started here."""
+    ``tuner`` (``CrossValidator(LogisticRegression)``), and whether it was started here.
+
+    A run started here is tagged for the fit ``fit_id`` in the create call itself: when the
+    server creates it but the answer is lost, or mlflow's retry of the create makes a second
+    one, the fit and ``replay`` find it by that tag (``_duplicates.dedupe_parents``).
+    """
     import mlflow
 
     run = mlflow.active_run()
     if run is not None:
         return run, False
-    return mlflow.start_run(run_name=parent_run_name(tuner)), True
+    return mlflow.start_run(run_name=parent_run_name(tuner), tags={TAG_CREATED_FOR: fit_id}), True
 
 
 @dataclass
@@ -97,31 +109,6 @@ class Settings:
 settings = Settings()
 
 
-def _offline_experiment() -> tuple[str | None, str | None]:
-    """The experiment (id, name) a new run would go to, without asking the tracking server:
-    ``mlflow.set_experiment()``'s id, else env ``MLFLOW_EXPERIMENT_NAME`` (which mlflow 2.x and
-    3.x resolve, creating it, before ``MLFLOW_EXPERIMENT_ID``), else ``MLFLOW_EXPERIMENT_ID``."""
-    import os
-
-    from mlflow.tracking import fluent
-
-    active = getattr(fluent, "_active_experiment_id", None)
-    if active:
-        return str(active), None
-    name = os.environ.get("MLFLOW_EXPERIMENT_NAME") or None
-    return (None if name else os.environ.get("MLFLOW_EXPERIMENT_ID")), name
-
-
-def _replay_hint(path: Any, uri: str) -> str:
-    """The exact command that logs the spool file ``path``, as a TrackingWarning shows it."""
-    from legacy_mllib_tracking.replay import replay_command
-
-    hint = f"run `{replay_command(path)}`"
-    if uri.lower().startswith(("http://", "https://")) and recorded_uri(uri) != uri:
-        hint += " with the store's credentials in MLFLOW_TRACKING_USERNAME/MLFLOW_TRACKING_PASSWORD"
-    return hint
-
-
 def _untracked(
     mode: Mode,
     original: Callable[..., Any],
@@ -131,19 +118,27 @@ def _untracked(
     kwargs: dict[str, Any],
     uri: str,
     why: str,
+    *,
+    fit_id: str,
 ) -> Any:
-    """Fit without tracking (the store is down) and spool the whole layout for replay."""
+    """Fit without tracking (the store is down) and spool the whole layout for replay.
+
+    ``fit_id`` is the fit's id, the one a parent run started for it was tagged with: when the
+    server created that run but its answer was lost, replay completes it instead of making
+    another. The record names the parent as a live fit would (``parent_run_name``).
+    """
     import mlflow
 
     active = mlflow.active_run()
     experiment_id, experiment_name = (
-        (active.info.experiment_id, None) if active else _offline_experiment()
+        (active.info.experiment_id, None) if active else _compat.offline_experiment()
     )
     ctx = _writer.FitContext(
         client=None,
         parent_run_id=active.info.run_id if active else "",
         experiment_id=experiment_id or "",
         mode=mode.value,
+        fit_id=fit_id,
     )
     if mode is Mode.AUTOLOG:
         # mlflow's own switch (2.x, 3.x): autolog would otherwise wait out its retries per call.
@@ -157,8 +152,9 @@ def _untracked(
         fit = describe_fit(described, model)
         record = spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=why)
         record["experiment_name"] = experiment_name
+        record["parent_run_name"] = parent_run_name(described)
         path = write_spool(record)
-        where = f"saved to {path}; when the store is back, {_replay_hint(path, uri)}"
+        where = f"saved to {path}; when the store is back, {replay_hint(path, uri)}"
     except Exception as error:
         where = f"and could not be saved either ({type(error).__name__}: {redact(str(error))})"
     warnings.warn(
@@ -182,14 +178,15 @@ def _track(
     from mlflow.tracking import MlflowClient
 
     described = tuner.copy(extra) if extra else tuner
+    fit_id = uuid.uuid4().hex  # chosen before the parent run exists: it is tagged with it
     uri = mlflow.get_tracking_uri()
     why = store_unreachable(uri, settings.probe_timeout)
     if why is not None:
-        return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
+        return _untracked(mode, original, tuner, described, args, kwargs, uri, why, fit_id=fit_id)
     managed = False
     try:
-        run, managed = _start_parent(described)
-        ctx = _writer.open_fit(MlflowClient(), run, mode.value, fresh=managed)
+        run, managed = _start_parent(described, fit_id)
+        ctx = _writer.open_fit(MlflowClient(), run, mode.value, fresh=managed, fit_id=fit_id)
     except Exception as error:
         if managed:
             with contextlib.suppress(Exception):
@@ -199,7 +196,7 @@ def _track(
             "could not start or read its MLflow run "
             f"({type(error).__name__}: {redact(' '.join(str(error).split()))[:300]})"
         )
-        return _untracked(mode, original, tuner, described, args, kwargs, uri, why)
+        return _untracked(mode, original, tuner, described, args, kwargs, uri, why, fit_id=fit_id)
 
     status = "FAILED"
     logging_from: float | None = None
@@ -216,7 +213,7 @@ def _track(
                 ctx, described, lambda: original(tuner, *args, **kwargs), args[0] if args else None
             )
             if unlogged is not None:
-                _spool_unlogged(ctx, *unlogged, uri=uri, managed=managed)
+                spool_unlogged(ctx, *unlogged, uri=uri, managed=managed)
         else:
             model = original(tuner, *args, **kwargs)
             logging_from = time.monotonic()
@@ -251,11 +248,11 @@ def _end(
         except Exception as error:  # the store refused or dropped the end
             ctx.fail(f"the end of run {run_id} (status {status})", error)
             finished = True  # recorded above
-            _spool_end(ctx, status)
+            spool_end(ctx, status)
         else:
             if not finished:
                 ctx.failures.append(f"the end of run {run_id} (status {status})")
-                _spool_end(ctx, status)
+                spool_end(ctx, status)
         _compat.pop_active_run(mlflow, run_id)
         return
     try:
@@ -264,34 +261,7 @@ def _end(
         if ctx is not None:
             ctx.fail(f"the end of the run this library started (status {status})", error)
             _compat.pop_active_run(mlflow, ctx.parent_run_id)
-            _spool_end(ctx, status)
-
-
-def _spool_end(ctx: _writer.FitContext, status: str) -> None:
-    """Spool the end of a run this library started that did not reach the store (the layout was
-    logged or spooled already): ``replay`` ends the run with ``status`` if it is still RUNNING.
-
-    Not when this fit's layout was spooled: that file already asks replay to end the run (and a
-    second file of the same fit in the same second would take its name)."""
-    if ctx.spool_path is not None:
-        return
-    try:
-        write_spool(
-            {
-                "fit_id": ctx.fit_id,
-                "reason": f"the end of run {ctx.parent_run_id} did not reach the store",
-                "tracking_uri": recorded_uri(_compat.tracking_uri_of(ctx.client)),
-                "parent_run_id": ctx.parent_run_id,
-                "experiment_id": ctx.experiment_id,
-                "mode": ctx.mode,
-                "start_ms": ctx.start_ms,
-                "parent": {},
-                "children": [],
-                SPOOL_END_PARENT: status,
-            }
-        )
-    except Exception as error:
-        ctx.fail("the spool file of the run's end", error)
+            spool_end(ctx, status)
 
 
 def _end_wait(logging_from: float | None) -> float | None:
@@ -330,25 +300,7 @@ def _log_legacy(
     if ctx.parent_logged and len(ctx.logged_children) == len(fit.maps):
         return
     reason = "; ".join(ctx.failures) or "not logged"
-    _spool_unlogged(ctx, fit, reason, uri=uri, managed=managed)
-
-
-def _spool_unlogged(
-    ctx: _writer.FitContext, fit: TuningFit, reason: str, *, uri: str, managed: bool
-) -> None:
-    """Spool what ``ctx`` did not log of ``fit`` (LEGACY: what missed the deadline or failed;
-    AUTOLOG: the whole layout once its tracking calls stopped, see ``_autolog.log_fit``). With
-    ``managed`` (this library started the parent run) the record asks replay to end the parent
-    FINISHED if it is still running: the end of the run may not reach the store either."""
-    try:
-        record = spool_record(ctx, fit, tracking_uri=recorded_uri(uri), reason=reason)
-        if managed:
-            record[SPOOL_END_PARENT] = "FINISHED"
-        path = write_spool(record)
-        ctx.spool_path = path
-        ctx.failures.append(f"the unlogged part is saved to {path}; {_replay_hint(path, uri)}")
-    except Exception as error:
-        ctx.fail("the spool file of the unlogged part", error)
+    spool_unlogged(ctx, fit, reason, uri=uri, managed=managed)
 
 
 def install(patches: PatchSet, mode: Mode) -> None:

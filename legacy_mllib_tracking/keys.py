@@ -1,7 +1,7 @@
 """The router's inputs and the run layout's names (tags, params, metrics), defined once.
 
 Writers, readers and tests import these constants; nothing else spells them. Strings that one
-module alone reads stay in that module: the spool folder's variable (``_safety.ENV_SPOOL_DIR``),
+module alone reads stay in that module: the spool folder's variable (``_spool.ENV_SPOOL_DIR``),
 mlflow's model allowlist conf (``_connect.CONF_LOG_MODEL_ALLOWLIST_FILE``) and mlflow's own
 internal names (``_compat``).
 """
@@ -16,8 +16,8 @@ CONF_TRACK = "spark.databricks.mlflow.trackMLlib.enabled"
 CONF_AUTOLOG = "spark.databricks.mlflow.autologging.enabled"
 
 # --- tuning knobs -------------------------------------------------------------------------------
-#: How many threads log a fit's child runs (1 to ``_writer.MAX_CHILD_THREADS``); unset or empty:
-#: chosen from the tracking store (``_writer.child_threads``).
+#: How many threads log a fit's child runs (1 to ``_limits.MAX_CHILD_THREADS``); unset or empty:
+#: chosen from the tracking store (``_limits.child_threads``).
 ENV_CHILD_THREADS = "LEGACY_MLLIB_TRACKING_CHILD_THREADS"
 
 # --- MLflow's own tags --------------------------------------------------------------------------
@@ -49,6 +49,11 @@ TAG_MAP_INDEX = _PREFIX + "map_index"
 TAG_FIT_ID = _PREFIX + "fit_id"
 #: On the best child: "true".
 TAG_BEST = _PREFIX + "best"
+#: On a parent run the library (or ``replay``) creates: the fit id of the fit it is created for
+#: (as in ``TAG_CHILD_KEY``), set in the create call itself. When the server made the run but its
+#: answer was lost, or mlflow's retry of the create made a second one, replay finds the fit's
+#: parent by it instead of creating another, and the fit and replay delete its empty copies.
+TAG_CREATED_FOR = _PREFIX + "created_for"
 
 # --- spool files --------------------------------------------------------------------------------
 #: In a spool record: the status ``replay`` ends the parent run with when it is still RUNNING (the

@@ -1,11 +1,14 @@
 """Replay spooled layouts: log what a fit could not log, later, exactly once.
 
-A spool file (one JSON per fit, written when logging finally failed) holds the unlogged part of a
-fit's run layout. :func:`replay` logs it into the same parent run when that run exists (or, when
-the parent was never created because the store was down from the start, into a new parent run in
-the same experiment), skipping every child that already exists (each child carries the
-``legacy_mllib_tracking.child_key`` tag ``<fit_id>:<map index>``), and moves the file to a
-``replayed/`` folder beside it. Running it twice logs nothing twice.
+A spool file (``_spool``: one JSON per fit, written when logging finally failed) holds the
+unlogged part of a fit's run layout. :func:`replay` logs it into the same parent run when that run
+exists. When the fit never got its parent, it is looked up by the fit's id (tag
+``legacy_mllib_tracking.created_for``): a parent the server created but whose answer was lost is
+completed and its empty copies deleted; only when there is none is a new parent created, named
+like a live one, in the fit's experiment. Every child that already exists is skipped (each child
+carries the ``legacy_mllib_tracking.child_key`` tag ``<fit_id>:<map index>``; copies of one are
+deleted, ``_duplicates``), and the file moves to a ``replayed/`` folder beside it. Running it
+twice logs nothing twice.
 
 Each file is replayed into the tracking store it records (``tracking_uri``), unless the caller
 names another one; a store that does not exist (a missing sqlite file or file-store folder) or
@@ -16,35 +19,35 @@ and counted; a spool file of a version this library does not know is kept.
 
 from __future__ import annotations
 
-import json
 import os
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from legacy_mllib_tracking import _compat
-from legacy_mllib_tracking._safety import (
-    SPOOL_VERSION,
+from legacy_mllib_tracking._duplicates import dedupe_children, dedupe_parents
+from legacy_mllib_tracking._limits import safe_key, write_batch
+from legacy_mllib_tracking._safety import recorded_uri, redact, store_missing, store_unreachable
+from legacy_mllib_tracking._spool import (
+    NotSpoolFile,
     default_spool_dir,
-    recorded_uri,
-    redact,
-    store_missing,
-    store_unreachable,
+    read_record,
+    replay_command,
+    rewrite_record,
 )
+from legacy_mllib_tracking._writer import FitContext
 from legacy_mllib_tracking.errors import RunNotFound
 from legacy_mllib_tracking.keys import (
     SPOOL_END_PARENT,
     TAG_CHILD_KEY,
+    TAG_CREATED_FOR,
     TAG_PARENT_RUN_ID,
     TAG_RUN_NAME,
 )
 
 __all__ = ["ReplayResult", "replay", "replay_command"]
 
-#: The spool file versions this module reads (see ``_safety.SPOOL_VERSION``).
-_READABLE_VERSIONS = frozenset(range(1, SPOOL_VERSION + 1))
 #: Seconds to wait for a tracking server's ``/health`` before its files are kept.
 _PROBE_TIMEOUT = 2.0
 
@@ -76,47 +79,6 @@ class ReplayResult:
     ignored: str | None = None
 
 
-def replay_command(path: str | os.PathLike[str]) -> str:
-    """Return the shell command that replays the spool file ``path``, quoted to run as printed."""
-    return f"legacy-mllib-tracking replay {shlex.quote(str(Path(path).resolve()))}"
-
-
-class _NotSpool(Exception):
-    """A file that is not a spool file: left alone."""
-
-
-def _read_record(path: Path) -> dict[str, Any]:
-    """Return the spool record in ``path``.
-
-    Raises:
-        _NotSpool: the file is not a spool file (not JSON, or without a spool file's keys).
-        ValueError: a spool file of a version this library does not read.
-    """
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise _NotSpool(f"not JSON ({type(error).__name__})") from None
-    if not (
-        isinstance(record, dict)
-        and isinstance(record.get("fit_id"), str)
-        and record["fit_id"]
-        and isinstance(record.get("version"), int)
-        and not isinstance(record["version"], bool)
-    ):
-        raise _NotSpool("no spool file version and fit_id")
-    if record["version"] not in _READABLE_VERSIONS:
-        raise ValueError(
-            f"spool file version {record['version']!r} is not one this legacy-mllib-tracking "
-            f"reads ({', '.join(map(str, sorted(_READABLE_VERSIONS)))}); replay it with the "
-            f"release that wrote it, or a newer one"
-        )
-    if not (
-        isinstance(record.get("children", []), list) and isinstance(record.get("parent", {}), dict)
-    ):
-        raise _NotSpool("its children/parent are not a spool file's")
-    return record
-
-
 def _now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -129,40 +91,7 @@ def _files(path: Path) -> list[Path]:
     raise FileNotFoundError(f"spool path {str(path)!r} does not exist")
 
 
-def _existing_children(client: Any, experiment_id: str, parent_id: str) -> dict[str, Any]:
-    """Return the parent's children by child key, after deleting duplicates of a key.
-
-    Two runs with one key exist when a create that a gateway answered with an error had in fact
-    been done and was retried, or when a write still in flight at the deadline landed late: the
-    run with the most data is kept (finished first, then most params and metrics).
-    """
-    from legacy_mllib_tracking.layout import search_all_runs
-
-    by_key: dict[str, list[Any]] = {}
-    for run in search_all_runs(
-        client, experiment_id, f"tags.`{TAG_PARENT_RUN_ID}` = '{parent_id}'"
-    ):
-        by_key.setdefault(run.data.tags.get(TAG_CHILD_KEY, ""), []).append(run)
-    keys: dict[str, Any] = {}
-    for key, runs in by_key.items():
-        runs.sort(
-            key=lambda r: (
-                r.info.status == "FINISHED",
-                len(r.data.params) + len(r.data.metrics),
-                -(r.info.start_time or 0),
-            ),
-            reverse=True,
-        )
-        keys[key] = runs[0]
-        if key:
-            for duplicate in runs[1:]:
-                client.delete_run(duplicate.info.run_id)
-    return keys
-
-
-def _context(client: Any, record: dict[str, Any], parent_id: str, experiment_id: str) -> Any:
-    from legacy_mllib_tracking._writer import FitContext
-
+def _context(client: Any, record: dict[str, Any], parent_id: str, experiment_id: str) -> FitContext:
     return FitContext(
         client=client,
         parent_run_id=parent_id,
@@ -172,10 +101,10 @@ def _context(client: Any, record: dict[str, Any], parent_id: str, experiment_id:
     )
 
 
-def _complete_child(ctx: Any, run: Any, child: dict[str, Any], record: dict[str, Any]) -> None:
+def _complete_child(
+    ctx: FitContext, run: Any, child: dict[str, Any], record: dict[str, Any]
+) -> None:
     """Finish a child that was created before logging failed: add what it lacks, end it."""
-    from legacy_mllib_tracking._writer import safe_key, write_batch
-
     params = {
         k: str(v)
         for k, v in (child.get("params") or {}).items()
@@ -225,39 +154,52 @@ def _experiment(client: Any, record: dict[str, Any], result: ReplayResult) -> st
     return str(experiment_id or "0")
 
 
-def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult:
+def _parent(client: Any, path: Path, record: dict[str, Any], result: ReplayResult) -> Any:
+    """Return the parent run to replay ``record`` into, after deleting its empty copies.
+
+    The recorded parent; else the parent created for the fit whose answer was lost (found by its
+    ``created_for`` tag); else a new one, named and tagged as the fit would have. A parent found
+    or created here is written into the file with the status to end it with, so a replay that
+    fails half-way continues in it.
+    """
     from mlflow.exceptions import MlflowException
 
-    from legacy_mllib_tracking._writer import write_batch
-
-    result = ReplayResult(path)
+    fit_id = str(record["fit_id"])
     parent_id = record.get("parent_run_id")
-    experiment_id = record.get("experiment_id")
-    if parent_id:
-        try:
-            parent = client.get_run(parent_id)
-        except MlflowException:
-            raise RunNotFound(
-                f"spool file {str(path)!r}: parent run {parent_id!r} is not in tracking store "
-                f"{redact(client.tracking_uri)!r}"
-            ) from None
-        experiment_id = parent.info.experiment_id
-        present_params = dict(parent.data.params)
-    else:
-        # The store was down before the parent existed: create it now, like the fit would have,
-        # in the fit's experiment, or the default one if that experiment is gone.
+    if not parent_id:
+        # The fit did not get its parent: the store was down, or the create's answer was lost
+        # (then the server has the run, tagged for the fit). Create it only when it is not there.
         experiment_id = _experiment(client, record, result)
-        parent = client.create_run(
-            experiment_id or "0",
-            start_time=record.get("start_ms"),
-            tags={TAG_RUN_NAME: f"replayed {record.get('tuner', 'tuning')} fit"},
-        )
-        client.set_terminated(parent.info.run_id, "FINISHED")
-        parent_id = parent.info.run_id
-        experiment_id = parent.info.experiment_id
-        present_params = {}
+        found = dedupe_parents(client, experiment_id, fit_id)
+        if found is None:
+            name = record.get("parent_run_name") or record.get("tuner") or "tuning fit"
+            found = client.create_run(
+                experiment_id,
+                start_time=record.get("start_ms"),
+                tags={TAG_RUN_NAME: str(name), TAG_CREATED_FOR: fit_id},
+            )
+        parent_id = found.info.run_id
         record["parent_run_id"] = parent_id
-        path.write_text(json.dumps(record, indent=2, sort_keys=True))
+        record.setdefault(SPOOL_END_PARENT, "FINISHED")
+        rewrite_record(path, record)
+    try:
+        parent = client.get_run(parent_id)
+    except MlflowException:
+        raise RunNotFound(
+            f"spool file {str(path)!r}: parent run {parent_id!r} is not in tracking store "
+            f"{redact(client.tracking_uri)!r}"
+        ) from None
+    # a retried create (the fit's, or the one above) can have left an empty copy
+    dedupe_parents(client, parent.info.experiment_id, fit_id, keep=parent_id)
+    return parent
+
+
+def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult:
+    result = ReplayResult(path)
+    parent = _parent(client, path, record, result)
+    parent_id = parent.info.run_id
+    experiment_id = parent.info.experiment_id
+    present_params = dict(parent.data.params)
     result.parent_run_id = parent_id
 
     ctx = _context(client, record, parent_id, experiment_id)
@@ -283,7 +225,7 @@ def _replay_one(client: Any, path: Path, record: dict[str, Any]) -> ReplayResult
             timestamp_ms=record.get("start_ms") or 0,
         )
 
-    existing = _existing_children(client, experiment_id, parent_id)
+    existing, _ = dedupe_children(client, experiment_id, parent_id)
     for child in record.get("children") or []:
         child_tags = dict(child.get("tags") or {})
         key = child_tags.get(TAG_CHILD_KEY) or f"{record['fit_id']}:{child['index']}"
@@ -358,8 +300,8 @@ def replay(
     results = []
     for file in _files(folder):
         try:
-            record = _read_record(file)
-        except _NotSpool as why:
+            record = read_record(file)
+        except NotSpoolFile as why:
             results.append(ReplayResult(file, ignored=f"not a spool file: {why}"))
             continue
         except ValueError as error:

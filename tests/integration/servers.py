@@ -198,6 +198,11 @@ class FlakyProxy:
     With ``after_forwarding=True`` the refused request is forwarded first and only its answer is
     replaced by the 503, as a gateway that times out on a slow backend does: the server did the
     write, the client thinks it failed and retries it.
+
+    With ``lose_creates=N`` the answers to the first N ``runs/create`` requests are lost after
+    the server did the create: cut off halfway, the connection closed (``lose_as="cut"``, as a
+    connection dropped mid-answer; mlflow does not retry that), or replaced by a 503
+    (``lose_as="503"``, as a gateway timing out; mlflow retries that). ``lost`` counts them.
     """
 
     def __init__(
@@ -208,6 +213,8 @@ class FlakyProxy:
         after_forwarding: bool = False,
         trip_after_creates: int | None = None,
         on_trip: Callable[[], None] | None = None,
+        lose_creates: int = 0,
+        lose_as: str = "cut",
     ) -> None:
         """``every=0`` refuses nothing. With ``trip_after_creates=N``, ``on_trip`` runs (in its
         own thread) right after the N-th ``runs/create`` was answered; while the server is down
@@ -222,6 +229,7 @@ class FlakyProxy:
         self.refused = 0
         self.creates = 0
         self.down_answers = 0  # requests answered 502 because the server was down
+        self.lost = 0  # runs/create answers lost after the server did the create
         self.tripped = threading.Event()
         lock = threading.Lock()
         proxy = self
@@ -248,6 +256,13 @@ class FlakyProxy:
                         with lock:
                             proxy.creates += 1
                             trip = proxy.creates == trip_after_creates
+                            lose = proxy.lost < lose_creates
+                            proxy.lost += lose
+                        if lose:
+                            self._send(body, reply=lose_as == "cut", cut=True)
+                            if lose_as != "cut":
+                                self._status(503)
+                            return
                 self._send(body)
                 if trip and on_trip is not None:
                     proxy.tripped.set()
@@ -258,7 +273,7 @@ class FlakyProxy:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def _send(self, body: bytes | None, reply: bool = True) -> None:
+            def _send(self, body: bytes | None, reply: bool = True, cut: bool = False) -> None:
                 request = urllib.request.Request(
                     proxy.target + self.path,
                     data=body,
@@ -285,7 +300,10 @@ class FlakyProxy:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
-                self.wfile.write(payload)
+                self.wfile.write(payload[: len(payload) // 2] if cut else payload)
+                if cut:
+                    self.wfile.flush()
+                    self.close_connection = True
 
             do_GET = do_POST = do_PATCH = do_DELETE = _forward
 

@@ -16,11 +16,13 @@ from typing import Any
 
 import mlflow
 import pytest
+from mlflow.entities import ViewType
 from mlflow.tracking import MlflowClient
 from packaging.version import Version
 
 from legacy_mllib_tracking import TrackingWarning, _compat, inspect_run_layout
 from legacy_mllib_tracking.cli import main
+from legacy_mllib_tracking.keys import TAG_PARENT_RUN_ID
 from legacy_mllib_tracking.replay import replay
 
 from .builders import tuner
@@ -553,7 +555,7 @@ def test_names_mlflow_rejects_are_mapped_not_dropped(
     spark: Any, experiment: str, data: Any, mode: str
 ) -> None:
     """A metric name MLflow refuses is logged under a deterministic safe name, with a warning."""
-    from legacy_mllib_tracking._writer import safe_key
+    from legacy_mllib_tracking._limits import safe_key
 
     _configure(spark, mode)
     odd = tuner("cv")
@@ -608,3 +610,65 @@ def test_flaky_server_every_child_logged_exactly_once(
     assert len(keys) == len(set(keys)) == 4
     visible = MlflowClient().search_runs([server_experiment])
     assert len(visible) == 1 + 4, [(r.info.run_name, r.info.status) for r in visible]
+
+
+@pytest.mark.parametrize(
+    ("mode", "lose_as", "lost", "made"),
+    [
+        pytest.param("legacy", "cut", 1, 1, id="legacy-cut-off"),
+        pytest.param("autolog", "cut", 1, 1, id="autolog-cut-off"),
+        pytest.param("legacy", "503", 1, 2, id="legacy-503-then-retried"),
+        pytest.param("legacy", "503", 2, 2, id="legacy-503-and-the-retry-too"),
+    ],
+)
+def test_a_lost_answer_to_the_parents_create_leaves_no_parent_behind(
+    spark: Any,
+    server_experiment: str,
+    data: Any,
+    mlflow_server: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    spool_dir: Path,
+    mode: str,
+    lose_as: str,
+    lost: int,
+    made: int,
+) -> None:
+    """The server creates the parent run the library starts, but a proxy loses the answer.
+    ``cut-off`` (a connection dropped mid-answer; mlflow does not retry): the fit runs untracked,
+    and replay completes the parent the server has instead of creating one. ``503-then-retried``:
+    mlflow's retry creates a second parent and the fit logs into it; the first, empty one is
+    deleted. ``503-and-the-retry-too``: the fit runs untracked with two parents on the server;
+    replay completes one and deletes the other. Each time: one tree named like a live one, no
+    other run."""
+    from .servers import FlakyProxy
+
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+    _configure(spark, mode)
+    client = MlflowClient(mlflow_server.uri)
+    with FlakyProxy(mlflow_server.uri, every=0, lose_creates=lost, lose_as=lose_as) as proxy:
+        mlflow.set_tracking_uri(proxy.uri)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                tuner("cv").fit(data)
+        finally:
+            mlflow.set_tracking_uri(mlflow_server.uri)
+    assert proxy.lost == lost
+    every = client.search_runs([server_experiment], run_view_type=ViewType.ALL)
+    parents = [r for r in every if TAG_PARENT_RUN_ID not in r.data.tags]
+    assert len(parents) == made, parents  # the server did each create whose answer was lost
+    if lose_as == "cut" or lost > 1:
+        (message,) = _ours(caught)
+        assert "ran untracked" in message, message
+        assert [r.error for r in replay(spool_dir, tracking_uri=mlflow_server.uri)] == [None]
+    else:
+        assert _ours(caught) == []
+    runs = client.search_runs([server_experiment])
+    parents = [r for r in runs if TAG_PARENT_RUN_ID not in r.data.tags]
+    assert len(parents) == 1, [(r.info.run_name, r.info.status) for r in parents]
+    (parent,) = parents
+    assert parent.info.run_name == "CrossValidator(LogisticRegression)"
+    assert parent.info.status == "FINISHED"
+    assert len(runs) == 1 + 4, [(r.info.run_name, r.info.status) for r in runs]
+    assert_contract(parent.info.run_id, kind="cv", mode=mode)

@@ -23,6 +23,7 @@ from legacy_mllib_tracking import TrackingWarning, configure
 from legacy_mllib_tracking.cli import main
 from legacy_mllib_tracking.keys import (
     TAG_CHILD_KEY,
+    TAG_CREATED_FOR,
     TAG_PARENT_RUN_ID,
 )
 
@@ -225,6 +226,50 @@ def test_replay_reads_version_1_files_of_the_previous_release(
     assert "recorded in the file" in capsys.readouterr().out
     parent, children = _tree(uri, fit_id)
     assert parent.info.experiment_id == experiment and len(children) == 3
+
+
+def test_replay_completes_the_parent_the_fit_got_no_answer_for_and_deletes_its_copies(
+    tmp_path: Path,
+) -> None:
+    """A file without a parent run whose fit's parent exists anyway (tagged for the fit: the
+    create's answer was lost, and a retry made a copy) is replayed into the first of them, which
+    ends FINISHED; the other, empty one is deleted; no parent is created."""
+    uri = _store(tmp_path / "mlflow.db")
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.create_experiment("lost-answer")
+    folder = tmp_path / "spool"
+    _, fit_id = _spool(folder, version=2, uri=uri, experiment_id=experiment)
+    name = "CrossValidator(LogisticRegression)"
+    first, copy = (
+        client.create_run(
+            experiment, start_time=start, tags={TAG_CREATED_FOR: fit_id}, run_name=name
+        )
+        for start in (1000, 2000)
+    )
+    other_fit = client.create_run(experiment, tags={TAG_CREATED_FOR: uuid.uuid4().hex})
+    assert main(["replay", str(folder)]) == 0
+    parent, children = _tree(uri, fit_id)
+    assert parent.info.run_id == first.info.run_id and parent.info.status == "FINISHED"
+    assert parent.info.run_name == name and len(children) == 3
+    assert parent.data.params["numFolds"] == "2"
+    assert client.get_run(copy.info.run_id).info.lifecycle_stage == "deleted"
+    assert client.get_run(other_fit.info.run_id).info.lifecycle_stage == "active"
+    assert len(client.search_runs([experiment])) == 1 + 3 + 1
+
+
+def test_replay_names_a_parent_it_creates_like_a_live_one(tmp_path: Path) -> None:
+    """A parent replay has to create is named as the fit would have named it, tagged for the fit,
+    and ended FINISHED."""
+    uri = _store(tmp_path / "mlflow.db")
+    experiment = MlflowClient(tracking_uri=uri).create_experiment("named")
+    folder = tmp_path / "spool"
+    path, fit_id = _spool(folder, version=2, uri=uri, experiment_id=experiment)
+    record = json.loads(path.read_text())
+    path.write_text(json.dumps({**record, "parent_run_name": "CrossValidator(LinearSVC)"}))
+    assert main(["replay", str(folder)]) == 0
+    parent, _ = _tree(uri, fit_id)
+    assert parent.info.run_name == "CrossValidator(LinearSVC)"
+    assert parent.data.tags[TAG_CREATED_FOR] == fit_id and parent.info.status == "FINISHED"
 
 
 # --- a store that is down ----------------------------------------------------------------------

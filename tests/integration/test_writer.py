@@ -1,4 +1,5 @@
-"""Child-run logging (``_writer``): thread count, one-call ends, cancel, failures in map order.
+"""Child-run logging (``_writer``): thread count, one-call ends, cancel, failures in map order,
+copies of retried creates deleted (``_duplicates``).
 
 No Spark. A real sqlite store in a temporary folder, and a real mlflow tracking server (mlflow's
 own Flask app over that kind of store, served in this process on 127.0.0.1) where the HTTP path
@@ -20,15 +21,10 @@ import pytest
 
 from legacy_mllib_tracking import InvalidOption, configure, inspect_run_layout, is_configured
 from legacy_mllib_tracking._compat import finish_run, tracking_uri_of
+from legacy_mllib_tracking._duplicates import remove_duplicate_children
+from legacy_mllib_tracking._limits import MAX_CHILD_THREADS, child_threads, child_threads_override
 from legacy_mllib_tracking._tuning import MapInfo, TuningFit
-from legacy_mllib_tracking._writer import (
-    MAX_CHILD_THREADS,
-    FitContext,
-    child_threads,
-    child_threads_override,
-    log_children,
-    open_fit,
-)
+from legacy_mllib_tracking._writer import FitContext, child_tags, log_children, open_fit
 from legacy_mllib_tracking.keys import ENV_CHILD_THREADS, TAG_CHILD_KEY
 
 CREATE = "/api/2.0/mlflow/runs/create"
@@ -493,8 +489,6 @@ def test_failed_children_are_reported_each_in_map_order(
 def test_duplicate_children_of_a_retried_create_are_deleted(remote: tuple[Server, Any]) -> None:
     """Copies of a child (same fit id and map index, not the run used) are deleted on a server;
     a map without a kept run keeps its only run, for replay to complete."""
-    from legacy_mllib_tracking._writer import child_tags, remove_duplicate_children
-
     _, client = remote
     ctx = new_context(client)
     fit = synthetic_fit(3)
@@ -516,8 +510,6 @@ def test_duplicate_children_of_a_retried_create_are_deleted(remote: tuple[Server
 
 def test_duplicates_are_not_searched_for_on_a_local_store(sqlite_client: Any) -> None:
     """sqlite does not retry: no search, nothing deleted, even with a copy present."""
-    from legacy_mllib_tracking._writer import child_tags, remove_duplicate_children
-
     ctx = new_context(sqlite_client)
     fit = synthetic_fit(1)
     log_children(ctx, fit)
@@ -533,8 +525,6 @@ def test_a_create_landing_after_the_deadline_defers_to_a_replayed_copy(
 ) -> None:
     """A child whose create returns after the deadline, when replay already logged its map
     (same child key), deletes itself instead of making a second child."""
-    from legacy_mllib_tracking._writer import child_tags
-
     server, client = remote
     ctx = new_context(client)
     fit = synthetic_fit(1)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import _validate_metric_name, _validate_param_name
 
-from legacy_mllib_tracking._writer import MAX_ENTITY_KEY_LENGTH, safe_key
+from legacy_mllib_tracking._limits import MAX_ENTITY_KEY_LENGTH, safe_key
 
 
 @pytest.mark.parametrize(

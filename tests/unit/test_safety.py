@@ -1,8 +1,7 @@
-"""Redaction, the reachability probe, deadlines and spool files (no Spark, no MLflow store)."""
+"""Redaction, the reachability probe and deadlines (no Spark, no MLflow store)."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -10,13 +9,11 @@ from pathlib import Path
 import pytest
 
 from legacy_mllib_tracking._safety import (
-    SPOOL_VERSION,
     recorded_uri,
     redact,
     run_with_deadline,
     store_missing,
     store_unreachable,
-    write_spool,
 )
 
 from .fresh import run_python
@@ -150,22 +147,6 @@ def test_store_missing_names_a_missing_local_store_only(tmp_path: Path) -> None:
     assert not (tmp_path / "typo").exists()
 
 
-def test_spool_file_is_json_without_secrets(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A spool record is written atomically as JSON, with secrets redacted."""
-    monkeypatch.setenv("DATABRICKS_TOKEN", "dapi-abcdef")
-    path = write_spool(
-        {"fit_id": "f" * 32, "tracking_uri": "https://u:dapi-abcdef@h", "children": []},
-        tmp_path,
-    )
-    text = path.read_text()
-    assert "dapi-abcdef" not in text
-    record = json.loads(text)
-    assert record["version"] == SPOOL_VERSION and record["fit_id"] == "f" * 32
-    assert not list(tmp_path.glob("*.tmp"))
-
-
 def test_redaction_patterns_are_compiled_on_first_use(tmp_path: Path) -> None:
     """Importing _safety compiles neither redaction pattern; the first redact() compiles both."""
     code = (
@@ -186,16 +167,6 @@ def test_redaction_patterns_are_compiled_on_first_use(tmp_path: Path) -> None:
     result = run_python("-c", code, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["0", "2"]
-
-
-def test_two_spool_files_of_one_fit_in_one_second_are_both_kept(tmp_path: Path) -> None:
-    """A fit's layout and its run's end, spooled in the same second, land in two files."""
-    first = write_spool({"fit_id": "f" * 32, "children": [{"index": 0}]}, tmp_path)
-    second = write_spool({"fit_id": "f" * 32, "children": [], "end_parent": "FINISHED"}, tmp_path)
-    assert first != second
-    assert json.loads(first.read_text())["children"] == [{"index": 0}]
-    assert json.loads(second.read_text())["end_parent"] == "FINISHED"
-    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".json"]
 
 
 def test_store_missing_refuses_a_sqlite_uri_that_names_a_folder(tmp_path: Path) -> None:
