@@ -1,4 +1,4 @@
-"""The fault table (README "What happens when ..."): tracking never breaks training."""
+"""The fault table (docs/failures.md, "What happens when ..."): tracking never breaks training."""
 
 from __future__ import annotations
 

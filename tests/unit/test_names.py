@@ -1,4 +1,4 @@
-"""Names MLflow rejects are mapped deterministically, never dropped (README fault table)."""
+"""Names MLflow rejects are mapped deterministically, never dropped (docs/failures.md)."""
 
 from __future__ import annotations
 
