@@ -19,8 +19,6 @@ def _ui(args: argparse.Namespace) -> int:
     problem = _ui.store_problem(uri)
     if problem is not None:
         raise UsageError(problem)
-    if not 1 <= args.port <= 65535:
-        raise UsageError(f"--port must be from 1 to 65535, got {args.port}")
     if _ui.port_in_use(args.port):
         raise UsageError(
             f"port {args.port} on 127.0.0.1 is in use (another MLflow UI?); pass --port N"
@@ -49,13 +47,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _port(text: str) -> int:
-    """``--port``: a whole number (its range is checked with the store, in one line)."""
+    """``--port``: a whole number from 1 to 65535, checked before anything else."""
     try:
-        return int(text)
+        port = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"must be a port number from 1 to 65535, got {text!r}"
-        ) from None
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text!r}")
+    return port
 
 
 def register(sub: Any) -> None:

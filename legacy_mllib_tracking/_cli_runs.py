@@ -12,6 +12,7 @@ import functools
 import json
 import logging
 import math
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,7 +36,11 @@ def _tolerance(text: str) -> float:
 
 
 def _where(args: argparse.Namespace) -> str:
-    return "--tracking-uri" if args.tracking_uri else "MLflow's default tracking URI"
+    if args.tracking_uri:
+        return "--tracking-uri"
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return "env MLFLOW_TRACKING_URI"
+    return "MLflow's default tracking URI"
 
 
 def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
@@ -58,7 +63,8 @@ def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
         )
     missing = store_missing(uri)
     if missing is not None:
-        raise UsageError(f"{where}: {missing}")
+        hint = "check the path" if args.tracking_uri else "pass the store's URI with --tracking-uri"
+        raise UsageError(f"{where}: {missing}; {hint}")
     try:
         client = MlflowClient(tracking_uri=uri)  # a scheme mlflow cannot open fails here
     except MlflowException as error:

@@ -195,8 +195,7 @@ def store_missing(uri: str) -> str | None:
         return None
     kind = "sqlite file" if sqlite else "file store folder"
     return (
-        f"tracking store {redact(uri)!r} does not exist (no {kind} {str(path)!r}); "
-        "not creating one: pass the store's URI with --tracking-uri or MLFLOW_TRACKING_URI"
+        f"tracking store {redact(uri)!r} does not exist (no {kind} {str(path)!r}); not creating one"
     )
 
 

@@ -450,6 +450,8 @@ def test_read_only_commands_refuse_a_store_that_does_not_exist(
     assert result.returncode == 2, result.stderr
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and "does not exist" in lines[0] and str(typo) in lines[0], lines
+    if command != "replay":  # the user gave --tracking-uri: no advice to give it
+        assert lines[0].endswith("check the path") and "with --tracking-uri" not in lines[0]
     assert not (tmp_path / "typo").exists()
 
 
@@ -461,6 +463,8 @@ def test_tree_without_tracking_uri_does_not_create_mlflow_db(tmp_path: Path) -> 
     result = run_python("-m", "legacy_mllib_tracking", "tree", "abc", cwd=tmp_path, env=env)
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1 and "does not exist" in result.stderr
+    assert "MLflow's default tracking URI" in result.stderr
+    assert "with --tracking-uri" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
@@ -575,6 +579,24 @@ def test_render_tree_shows_tuned_params_in_the_grids_order() -> None:
     rows = [line for line in render_tree(one_fit).splitlines() if "maxDepth=" in line]
     assert rows and all(row.endswith(",maxBins=32") for row in rows)
     assert not any(line.startswith("  fit ") for line in render_tree(one_fit).splitlines())
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "99999", "-1", "abc"], ids=str)
+def test_ui_port_out_of_range_exits_2_before_the_store_is_looked_at(
+    port: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``ui --port`` outside 1..65535 exits 2 with one line naming the value and the range, even
+    where there is no store (the port is checked first)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["ui", "--port", port])
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1 and f"from 1 to 65535, got {port!r}" in err, err
 
 
 @pytest.mark.parametrize(
