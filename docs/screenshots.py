@@ -66,21 +66,10 @@ def mlflow_server(python: str, store: Path, timeout: float) -> Iterator[str]:
     """``mlflow server`` over ``store`` on 127.0.0.1; yields its URL; stopped on exit and after
     ``timeout`` seconds at the latest."""
     port = _free_port()
+    from legacy_mllib_tracking._ui import server_command  # the UI command's own server line
+
     process = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "mlflow",
-            "server",
-            "--backend-store-uri",
-            f"sqlite:///{store}",
-            "--host",
-            HOST,
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
+        [python, *server_command(f"sqlite:///{store}", port)[1:]],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
