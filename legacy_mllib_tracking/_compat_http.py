@@ -1,10 +1,12 @@
-"""AUTOLOG mode under a dying server: one time budget for a fit's HTTP tracking calls.
+"""A dying server: one time budget for a fit's HTTP tracking calls.
 
-autolog (mlflow 2.17 and 3.17) makes its tracking calls through ``mlflow.utils.rest_utils``'s
-``http_request``, which retries each call for minutes by default. In AUTOLOG mode every tuning fit
-gets one :class:`HttpBudget` of ``tracking_timeout`` seconds for all of them
-(:func:`http_budget`); :func:`install_http_budget` routes mlflow's calls through it, passing
-bounded retry and timeout arguments per call (never through the process-wide environment).
+autolog and ``MlflowClient`` (mlflow 2.17 and 3.17) make their tracking calls through
+``mlflow.utils.rest_utils``'s ``http_request``, which retries each call for minutes by default.
+Every tuning fit gets one :class:`HttpBudget` of ``tracking_timeout`` seconds for them
+(:func:`http_budget`): in AUTOLOG mode for autolog's calls, in LEGACY mode for the library's own
+logging, so that no call of a fit outlives its deadline by minutes. :func:`install_http_budget`
+routes mlflow's calls through it, passing bounded retry and timeout arguments per call (never
+through the process-wide environment).
 Internals of mlflow, version-guarded with plain fallbacks, like the rest of ``_compat``.
 """
 
@@ -35,6 +37,8 @@ _logger = logging.getLogger(__name__)
 
 #: mlflow's HTTP retry settings when their env values cannot be read (mlflow 3.17's defaults).
 _HTTP_DEFAULTS = {"retries": 7, "backoff": 2.0, "jitter": 1.0, "timeout": 120.0}
+#: Seconds that bound nothing (mlflow's own retries and timeout).
+_NO_LIMIT = 1e9
 #: urllib3's cap on one backoff sleep (``Retry.DEFAULT_BACKOFF_MAX``, urllib3 1.26 to 2.x).
 _BACKOFF_MAX = 120.0
 
@@ -44,17 +48,21 @@ class TrackingStopped(Exception):
 
 
 class HttpBudget:
-    """The seconds one AUTOLOG fit's HTTP tracking calls may wait in all, and whether they stopped.
+    """The seconds one fit's HTTP tracking calls may wait in all, and whether they stopped.
 
     Time counts while at least one call of the fit is in flight (calls from several threads at
     once count once), so a fit that trains for an hour against a healthy server spends almost
-    nothing of it. The first call that fails (mlflow gave up retrying) or is still waiting when
-    the budget runs out *stops* the fit's tracking: every later call of the fit raises
-    :class:`TrackingStopped` at once, without touching the network.
+    nothing of it. The first call that is still waiting when the budget runs out, or that fails
+    (mlflow gave up retrying), *stops* the fit's tracking: every later call of the fit raises
+    :class:`TrackingStopped` at once, without touching the network. With ``stop_on_error``
+    false (LEGACY mode: one child's failed write does not stop the others) a failed call stops
+    it only when its retries or timeout were cut to the budget (mlflow would still be trying);
+    that call raises :class:`TrackingStopped` too.
     """
 
-    def __init__(self, seconds: float) -> None:
+    def __init__(self, seconds: float, *, stop_on_error: bool = True) -> None:
         self.seconds = seconds
+        self.stop_on_error = stop_on_error
         self.stopped: str | None = None
         self._spent = 0.0
         self._in_flight = 0
@@ -97,7 +105,10 @@ class HttpBudget:
         if left <= 0:
             self.stop(f"its tracking calls used up tracking_timeout ({self.seconds:g} s)")
             raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
-        kwargs = {**kwargs, **_retry_settings_within(left, kwargs)}
+        bounded = _retry_settings_within(left, kwargs)
+        # fewer retries or a shorter timeout than mlflow's own: a failure then means "out of time"
+        cut = bounded != _retry_settings_within(_NO_LIMIT, kwargs)
+        kwargs = {**kwargs, **bounded}
         done: Future[Any] = Future()
 
         def target() -> None:
@@ -128,8 +139,16 @@ class HttpBudget:
         try:
             return done.result()
         except Exception as error:
-            text = " ".join(str(error).split())
-            self.stop(f"a tracking call failed ({type(error).__name__}: {text[:300]})")
+            if self.stop_on_error:
+                text = " ".join(str(error).split())
+                self.stop(f"a tracking call failed ({type(error).__name__}: {text[:300]})")
+            elif cut:
+                # mlflow would still be retrying: the call ran out of the fit's time
+                self.stop(
+                    f"the tracking server did not answer within tracking_timeout "
+                    f"({self.seconds:g} s)"
+                )
+                raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}") from error
             raise
 
 
@@ -186,13 +205,16 @@ def current_http_budget() -> HttpBudget | None:
 
 
 @contextlib.contextmanager
-def http_budget(seconds: float | None) -> Iterator[HttpBudget | None]:
+def http_budget(
+    seconds: float | None, *, stop_on_error: bool = True
+) -> Iterator[HttpBudget | None]:
     """Give mlflow's HTTP calls made in this context (and in copies of it) ``seconds`` in all;
-    ``None``: no budget, calls wait as mlflow's own retry settings say."""
+    ``None``: no budget, calls wait as mlflow's own retry settings say. ``stop_on_error``: see
+    :class:`HttpBudget`."""
     if seconds is None:
         yield None
         return
-    budget = HttpBudget(seconds)
+    budget = HttpBudget(seconds, stop_on_error=stop_on_error)
     token = _http_budget.set(budget)
     try:
         yield budget

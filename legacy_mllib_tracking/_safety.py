@@ -199,8 +199,13 @@ def store_missing(uri: str) -> str | None:
     )
 
 
-def run_with_deadline(work: Callable[[threading.Event], None], timeout: float | None) -> bool:
-    """Run ``work(cancel)`` in a worker thread; return ``True`` if it finished within ``timeout``.
+def run_with_deadline(
+    work: Callable[[threading.Event], None],
+    timeout: float | None,
+    name: str = "legacy-mllib-tracking-log",
+) -> bool:
+    """Run ``work(cancel)`` in a worker thread named ``name``; return ``True`` if it finished
+    within ``timeout``.
 
     On a timeout ``cancel`` is set so that ``work`` stops between calls; the call in flight is
     left to finish or fail in the background (a daemon thread: it never holds the process open).
@@ -220,7 +225,7 @@ def run_with_deadline(work: Callable[[threading.Event], None], timeout: float | 
         else:
             done.set_result(None)
 
-    thread = threading.Thread(target=target, name="legacy-mllib-tracking-log", daemon=True)
+    thread = threading.Thread(target=target, name=name, daemon=True)
     thread.start()
     thread.join(timeout)
     if thread.is_alive():

@@ -29,7 +29,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from legacy_mllib_tracking import _compat, _writer
-from legacy_mllib_tracking._compat_http import current_http_budget, http_budget, install_http_budget
+from legacy_mllib_tracking._compat_http import (
+    HttpBudget,
+    current_http_budget,
+    http_budget,
+    install_http_budget,
+)
 from legacy_mllib_tracking._compat_tuning import install_fit_guard
 from legacy_mllib_tracking._nesting import nesting, outermost
 from legacy_mllib_tracking._patching import PatchSet
@@ -244,7 +249,11 @@ def _end(
             client.set_terminated(run_id, status)
 
         try:
-            finished = run_with_deadline(work, settings.tracking_timeout if wait is None else wait)
+            finished = run_with_deadline(
+                work,
+                settings.tracking_timeout if wait is None else wait,
+                name="legacy-mllib-tracking-end",
+            )
         except Exception as error:  # the store refused or dropped the end
             ctx.fail(f"the end of run {run_id} (status {status})", error)
             finished = True  # recorded above
@@ -286,12 +295,23 @@ def _log_legacy(
         ctx.fail(f"the layout of the {type(tuner).__name__} fit", error)
         return
 
+    budgets: list[HttpBudget] = []
+
     def work(cancel: threading.Event) -> None:
-        _writer.log_parent(ctx, fit)
-        _writer.log_children(ctx, fit, cancel=cancel)
+        # One HTTP budget for the logging (its child threads share it): a call still in flight
+        # at the deadline has its retries cut to it, and no call starts after it, so nothing of
+        # this fit lands on the server minutes later, racing a replay of its spool file. One
+        # child's failed write does not stop the others (unlike AUTOLOG's budget).
+        with http_budget(settings.tracking_timeout, stop_on_error=False) as budget:
+            if budget is not None:
+                budgets.append(budget)
+            _writer.log_parent(ctx, fit)
+            _writer.log_children(ctx, fit, cancel=cancel)
 
     finished = run_with_deadline(work, settings.tracking_timeout)
-    if not finished:
+    # Out of time either way: the deadline passed, or a call's retries, cut to what was left
+    # of the budget, ran out first (its TrackingStopped is not recorded as a failure of its own).
+    if not finished or any(budget.stopped for budget in budgets):
         ctx.timed_out = True
         ctx.failures.append(
             f"logging did not finish within {settings.tracking_timeout:g} s "
@@ -321,6 +341,6 @@ def install(patches: PatchSet, mode: Mode) -> None:
 
     for cls in tuner_classes():
         patches.patch(cls, "fit", make)
-    if mode is Mode.AUTOLOG:  # autolog's own calls: bounded by tracking_timeout per fit
-        install_http_budget(patches)
+    # AUTOLOG: autolog's own calls, LEGACY: this library's logging, bounded per fit
+    install_http_budget(patches)
     install_fit_guard(patches)  # no late per-map fits after a failure

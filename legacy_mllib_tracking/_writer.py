@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from legacy_mllib_tracking import _compat
+from legacy_mllib_tracking._compat_http import TrackingStopped
 from legacy_mllib_tracking._duplicates import remove_duplicate_children, remove_late_copy
 from legacy_mllib_tracking._limits import (
     child_threads,
@@ -138,8 +139,15 @@ class FitContext:
         return f"{key}_{self.fit_id}" if key in self.taken_metrics else key
 
     def fail(self, what: str, error: BaseException) -> str:
-        """Record that ``what`` was not logged because of ``error``; return the message recorded."""
+        """Record that ``what`` was not logged because of ``error``; return the message recorded.
+
+        In LEGACY mode a :class:`TrackingStopped` (the fit's logging ran out of time) is not
+        recorded: the fit says that once, as for its deadline.
+        """
         message = redact(f"{what} ({type(error).__name__}: {error})")
+        if isinstance(error, TrackingStopped) and self.mode == "legacy":
+            _logger.debug("not logged (out of time): %s", what)
+            return message
         with self.lock:
             self.failures.append(message)
         _logger.debug("not logged: %s", what, exc_info=error)

@@ -27,16 +27,20 @@ class _Cursor:
     def add(
         self, kind: Kind, line: int, details: Mapping[str, Any], *, executed: bool = True
     ) -> None:
-        line = max(1, min(line, len(self.lines)))
-        first = self.cell.first_file_line
+        lines = self._lines if self._lines is not None else self.lines
+        if not 1 <= line <= len(lines):
+            line = max(1, min(line, len(lines)))
+        cell = self.cell
+        first = cell.first_file_line
+        # positional: the dataclass's keyword form costs more on scans with many findings
         self.findings.append(
             Finding(
-                kind=kind,
-                cell=None if self.notebook.plain_script else self.cell.index,
-                line=line,
-                file_line=None if first is None else first + line - 1,
-                text=self.lines[line - 1].strip(),
-                executed=executed,
-                details=dict(details),
+                kind,
+                None if self.notebook.plain_script else cell.index,
+                line,
+                None if first is None else first + line - 1,
+                lines[line - 1].strip(),
+                executed,
+                details if type(details) is dict else dict(details),
             )
         )

@@ -24,12 +24,25 @@ _LEAVES = frozenset(
 )
 
 
+#: Per node class, the fields that can hold a child node: not names, operators or flags.
+_CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
+_NO_CHILD_FIELDS = frozenset({"ctx", "id", "attr", "arg", "name", "op", "kind", "conversion"})
+
+
+def _child_fields(kind: type) -> tuple[str, ...]:
+    fields = tuple(f for f in kind._fields if f not in _NO_CHILD_FIELDS)  # type: ignore[attr-defined]
+    _CHILD_FIELDS[kind] = fields
+    return fields
+
+
 def _children(node: ast.AST) -> list[ast.AST]:
     """``ast.iter_child_nodes`` as a list, without the nodes of :data:`_LEAVES` (names,
     contexts, operators: nothing below them to find). Several times cheaper than the
     generator on the hot path."""
+    kind = type(node)
+    fields = _CHILD_FIELDS.get(kind) or _child_fields(kind)
     found: list[ast.AST] = []
-    for name in node._fields:
+    for name in fields:
         value = getattr(node, name, None)
         if type(value) is list:
             for item in value:
@@ -65,19 +78,22 @@ class _PythonCell(_Calls):
             self.statement(statement)
 
     def statement(self, node: ast.stmt) -> None:
-        # The most frequent statements first.
-        if isinstance(node, (ast.Assign, ast.AnnAssign)):
-            value_node = node.value
+        # The most frequent statements first; ``type() is`` (ast.parse makes no subclasses).
+        kind = type(node)
+        if kind is ast.Assign or kind is ast.AnnAssign:
+            value_node = node.value  # type: ignore[attr-defined]
             if value_node is None:
                 return
             self.expression(value_node)
             value = self.value(value_node)
             constant = _literal(value_node)
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            for target in targets:
-                self.bind(target, value, constant)
-        elif isinstance(node, ast.Expr):
-            self.expression(node.value)
+            if kind is ast.Assign:
+                for target in node.targets:  # type: ignore[attr-defined]
+                    self.bind(target, value, constant)
+            else:
+                self.bind(node.target, value, constant)  # type: ignore[attr-defined]
+        elif kind is ast.Expr:
+            self.expression(node.value)  # type: ignore[attr-defined]
         elif isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.asname:
@@ -142,13 +158,15 @@ class _PythonCell(_Calls):
                     self.expression(child)
 
     def bind(self, target: ast.expr, value: Any, constant: Any) -> None:
-        if isinstance(target, ast.Name):
-            self.state.set(target.id, value)
-            if isinstance(constant, str):
-                self.state.consts[target.id] = constant
-                self.state.bound.add(target.id)
+        if type(target) is ast.Name:
+            state = self.state
+            name = target.id
+            state.set(name, value)
+            if type(constant) is str:
+                state.consts[name] = constant
+                state.bound.add(name)
             else:
-                self.state.consts.pop(target.id, None)
+                state.consts.pop(name, None)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for element in target.elts:
                 self.bind(element, None, None)

@@ -22,7 +22,7 @@ from packaging.version import Version
 
 from legacy_mllib_tracking import TrackingWarning, _compat, inspect_run_layout
 from legacy_mllib_tracking.cli import main
-from legacy_mllib_tracking.keys import TAG_PARENT_RUN_ID
+from legacy_mllib_tracking.keys import TAG_CHILD_KEY, TAG_PARENT_RUN_ID
 from legacy_mllib_tracking.replay import replay
 
 from .builders import tuner
@@ -33,6 +33,35 @@ from .servers import MlflowServer, free_port
 
 def _ours(caught: list[warnings.WarningMessage]) -> list[str]:
     return [str(w.message) for w in caught if issubclass(w.category, TrackingWarning)]
+
+
+def _assert_logging_ends(before: set[threading.Thread], within: float) -> None:
+    """Within ``within`` seconds no thread of the fit's logging (started since ``before``) is
+    left: its calls to the store ended, retries included."""
+    prefixes = (
+        "legacy-mllib-tracking-log",
+        "legacy-mllib-tracking-child",
+        "legacy-mllib-tracking-http",
+    )
+    deadline = time.monotonic() + within
+    while True:
+        alive = [
+            t.name for t in threading.enumerate() if t not in before and t.name.startswith(prefixes)
+        ]
+        if not alive or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert alive == [], f"still logging {within:g} s after the fit: {alive}"
+
+
+def _assert_four_distinct_children(layout: Any) -> None:
+    """The tree has one child per map of the 2x2 grid, each with its tuned params."""
+    seen = [
+        (c.run_id, c.status, dict(c.params), c.tags.get(TAG_CHILD_KEY)) for c in layout.children
+    ]
+    keys = [(c.params.get("regParam"), c.params.get("elasticNetParam")) for c in layout.children]
+    assert len(keys) == len(set(keys)) == 4, seen
+    assert all(None not in key for key in keys), seen
 
 
 @pytest.mark.parametrize("mode", ["legacy", "autolog"])
@@ -216,8 +245,7 @@ def test_server_killed_mid_logging_then_restarted(
                 assert _ours(caught) == []
         mlflow.set_tracking_uri(server.uri)
         layout = inspect_run_layout(parent_id)
-        keys = [c.params["regParam"] + c.params["elasticNetParam"] for c in layout.children]
-        assert len(keys) == len(set(keys)) == 4, keys
+        _assert_four_distinct_children(layout)
         assert all(c.status == "FINISHED" for c in layout.children)
         runs = MlflowClient().search_runs([MlflowClient().get_run(parent_id).info.experiment_id])
         assert len(runs) == 1 + 4, [(r.info.run_name, r.info.status) for r in runs]
@@ -267,6 +295,7 @@ def test_server_dies_or_hangs_mid_fit_costs_at_most_the_timeout(
             experiment_id = mlflow.create_experiment(f"{mode}-{fault}")
             mlflow.set_experiment(experiment_id=experiment_id)
             _configure(spark, mode, tracking_timeout=timeout)
+            before = set(threading.enumerate())
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 model = tuner("cv").fit(data)  # the library's own run
@@ -283,6 +312,10 @@ def test_server_dies_or_hangs_mid_fit_costs_at_most_the_timeout(
             record = json.loads(spooled.read_text())
             parent_id = record["parent_run_id"]
             assert record["children"], record  # at least what came after the fault
+            # The fit's logging ends, retries included, while the server is still down, so that
+            # none of its writes lands after the restart, racing the replay below (a create
+            # retried by mlflow for minutes once left a copy of a child without its params).
+            _assert_logging_ends(before, within=timeout + 20)
             if fault == "killed":
                 server.start()
             else:
@@ -292,8 +325,7 @@ def test_server_dies_or_hangs_mid_fit_costs_at_most_the_timeout(
             assert main(["replay", str(spool_dir), "--tracking-uri", server.uri]) == 0
         mlflow.set_tracking_uri(server.uri)
         layout = inspect_run_layout(parent_id)
-        keys = [c.params["regParam"] + c.params["elasticNetParam"] for c in layout.children]
-        assert len(keys) == len(set(keys)) == 4, keys
+        _assert_four_distinct_children(layout)
         assert all(c.status == "FINISHED" for c in layout.children)
         assert layout.parent.status == "FINISHED"
         assert_contract(parent_id, kind="cv", mode=mode)
@@ -606,8 +638,7 @@ def test_flaky_server_every_child_logged_exactly_once(
     assert proxy.refused > 3, proxy.refused
     assert _ours(caught) == []
     layout = assert_contract(run.info.run_id, kind="cv", mode=mode)
-    keys = [c.params["regParam"] + c.params["elasticNetParam"] for c in layout.children]
-    assert len(keys) == len(set(keys)) == 4
+    _assert_four_distinct_children(layout)
     visible = MlflowClient().search_runs([server_experiment])
     assert len(visible) == 1 + 4, [(r.info.run_name, r.info.status) for r in visible]
 

@@ -1,4 +1,4 @@
-"""One AUTOLOG fit's HTTP budget (``_compat_http.http_budget``): mlflow's own ``http_request``
+"""One fit's HTTP budget (``_compat_http.http_budget``): mlflow's own ``http_request``
 against real loopback sockets (a port nobody listens on, a server that never answers, a slow
 one)."""
 
@@ -106,6 +106,37 @@ def test_a_refused_connection_retries_only_within_the_budget(http_request: Any) 
         assert time.monotonic() - started < 10
         assert budget is not None and budget.stopped is not None
         assert budget.stopped.startswith("a tracking call failed")
+
+
+def test_legacy_budget_a_call_cut_short_stops_as_out_of_time(http_request: Any) -> None:
+    """LEGACY mode's budget (``stop_on_error=False``): a call whose retries were cut to the
+    budget and still failed raises TrackingStopped and stops the fit's tracking as out of time
+    (mlflow would still be retrying), so no write of the fit lands minutes later."""
+    from mlflow.exceptions import MlflowException
+
+    with _compat_http.http_budget(3.0, stop_on_error=False) as budget:
+        with pytest.raises(_compat_http.TrackingStopped, match="did not answer within") as caught:
+            http_request(f"http://127.0.0.1:{_free_port()}")
+        assert isinstance(caught.value.__cause__, MlflowException)
+        assert budget is not None and budget.stopped is not None
+        assert budget.stopped.startswith("the tracking server did not answer within")
+        started = time.monotonic()
+        with pytest.raises(_compat_http.TrackingStopped):
+            http_request(f"http://127.0.0.1:{_free_port()}")
+        assert time.monotonic() - started < 1
+
+
+def test_legacy_budget_a_failure_with_mlflows_own_retries_does_not_stop(
+    http_request: Any,
+) -> None:
+    """LEGACY mode's budget: a call that had all of mlflow's retries (here: none asked for) and
+    failed raises mlflow's own error, and the other calls of the fit go on."""
+    from mlflow.exceptions import MlflowException
+
+    with _compat_http.http_budget(60.0, stop_on_error=False) as budget:
+        with pytest.raises(MlflowException):
+            http_request(f"http://127.0.0.1:{_free_port()}", max_retries=0, timeout=5)
+        assert budget is not None and budget.stopped is None
 
 
 def test_outside_a_budget_calls_pass_through(http_request: Any, slow_host: str) -> None:
