@@ -181,9 +181,9 @@ def inspect_run_layout(
             raise
         from legacy_mllib_tracking._safety import redact
 
+        # mlflow's own message only says it again ("Run with id=... not found")
         raise RunNotFound(
-            f"run {run_id!r} not found in tracking store {redact(client.tracking_uri)!r}: "
-            + redact(" ".join(str(error.message).split()))
+            f"run {run_id!r} not found in tracking store {redact(client.tracking_uri)!r}"
         ) from None
     children = [
         _view(r)

@@ -122,7 +122,7 @@ def store_unreachable(uri: str, timeout: float) -> str | None:
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             if response.status >= 500:
-                return f"{redact(url)} answered HTTP {response.status}"
+                return f"{redact(base)} answered HTTP {response.status} (GET /health)"
     except urllib.error.HTTPError as error:
         if error.code in (401, 403):
             return (
@@ -131,10 +131,11 @@ def store_unreachable(uri: str, timeout: float) -> str | None:
                 "MLFLOW_TRACKING_PASSWORD, or in MLFLOW_TRACKING_TOKEN"
             )
         if error.code >= 500:
-            return f"{redact(url)} answered HTTP {error.code}"
+            return f"{redact(base)} answered HTTP {error.code} (GET /health)"
         return None  # e.g. 404 from a proxy: the server is there; let mlflow handle it
     except (OSError, ValueError) as error:
-        return f"{redact(url)} is not reachable ({type(error).__name__}: {redact(str(error))})"
+        why = f"{type(error).__name__}: {redact(str(error))}"
+        return f"{redact(base)} is not reachable (GET /health: {why})"
     return None
 
 

@@ -704,6 +704,22 @@ def test_tree_against_databricks_without_credentials_is_one_line_naming_the_stor
     assert "not found" not in lines[0]
 
 
+def test_tree_of_a_run_the_store_does_not_have_says_not_found_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run id the (existing) store does not have: one stderr line, exit 2, naming the id and
+    the store, without mlflow's own message repeating it."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.MlflowClient(tracking_uri=uri).create_experiment("e")  # the store exists
+    capsys.readouterr()  # mlflow's lines about creating it
+    assert main(["tree", "abc", "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(f"run 'abc' not found in tracking store '{uri}'"), err
+    assert len(err.splitlines()) == 1 and err.count("not found") == 1, err
+
+
 # --- a path that does not exist: one wording, one line, exit 2 -----------------------------------
 
 MISSING = ["nope.py", "nope.txt", "nope.dbc", "nope.ipynb", "no-folder"]

@@ -42,7 +42,8 @@ def test_redact_hides_secret_env_values(monkeypatch: pytest.MonkeyPatch) -> None
 
 
 def test_probe_ignores_non_http_and_reports_closed_ports() -> None:
-    """A sqlite URI is never probed; a closed loopback port is reported as unreachable."""
+    """A sqlite URI is never probed; a closed loopback port is reported as unreachable, by the
+    URI the user gave."""
     import socket
 
     assert store_unreachable("sqlite:///x.db", 0.5) is None
@@ -51,6 +52,8 @@ def test_probe_ignores_non_http_and_reports_closed_ports() -> None:
         port = sock.getsockname()[1]
     why = store_unreachable(f"http://bob:pw123@127.0.0.1:{port}", 0.5)
     assert why is not None and "not reachable" in why and "pw123" not in why
+    # it names the server the user gave, not the probe's URL
+    assert why.startswith(f"http://127.0.0.1:{port} is not reachable (GET /health: "), why
 
 
 def test_deadline_returns_false_and_cancels() -> None:
