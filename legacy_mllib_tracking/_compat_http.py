@@ -2,9 +2,9 @@
 
 autolog and ``MlflowClient`` (mlflow 2.17 and 3.17) make their tracking calls through
 ``mlflow.utils.rest_utils``'s ``http_request``, which retries each call for minutes by default.
-Every tuning fit gets one :class:`HttpBudget` of ``tracking_timeout`` seconds for them
-(:func:`http_budget`): in AUTOLOG mode for autolog's calls, in LEGACY mode for the library's own
-logging, so that no call of a fit outlives its deadline by minutes. :func:`install_http_budget`
+Every tuning fit gets ``tracking_timeout`` seconds for them (:func:`http_budget`): in AUTOLOG
+mode an :class:`HttpBudget` for autolog's calls, in LEGACY mode a :class:`Deadline` for the
+library's own logging, so that no call of a fit outlives its deadline. :func:`install_http_budget`
 routes mlflow's calls through it, passing bounded retry and timeout arguments per call (never
 through the process-wide environment).
 Internals of mlflow, version-guarded with plain fallbacks, like the rest of ``_compat``.
@@ -26,6 +26,7 @@ from typing import Any
 from legacy_mllib_tracking._patching import PatchSet
 
 __all__ = [
+    "Deadline",
     "HttpBudget",
     "TrackingStopped",
     "current_http_budget",
@@ -37,8 +38,6 @@ _logger = logging.getLogger(__name__)
 
 #: mlflow's HTTP retry settings when their env values cannot be read (mlflow 3.17's defaults).
 _HTTP_DEFAULTS = {"retries": 7, "backoff": 2.0, "jitter": 1.0, "timeout": 120.0}
-#: Seconds that bound nothing (mlflow's own retries and timeout).
-_NO_LIMIT = 1e9
 #: urllib3's cap on one backoff sleep (``Retry.DEFAULT_BACKOFF_MAX``, urllib3 1.26 to 2.x).
 _BACKOFF_MAX = 120.0
 
@@ -54,15 +53,12 @@ class HttpBudget:
     once count once), so a fit that trains for an hour against a healthy server spends almost
     nothing of it. The first call that is still waiting when the budget runs out, or that fails
     (mlflow gave up retrying), *stops* the fit's tracking: every later call of the fit raises
-    :class:`TrackingStopped` at once, without touching the network. With ``stop_on_error``
-    false (LEGACY mode: one child's failed write does not stop the others) a failed call stops
-    it only when its retries or timeout were cut to the budget (mlflow would still be trying);
-    that call raises :class:`TrackingStopped` too.
+    :class:`TrackingStopped` at once, without touching the network. AUTOLOG mode's budget;
+    LEGACY mode's is :class:`Deadline`.
     """
 
-    def __init__(self, seconds: float, *, stop_on_error: bool = True) -> None:
+    def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self.stop_on_error = stop_on_error
         self.stopped: str | None = None
         self._spent = 0.0
         self._in_flight = 0
@@ -105,10 +101,7 @@ class HttpBudget:
         if left <= 0:
             self.stop(f"its tracking calls used up tracking_timeout ({self.seconds:g} s)")
             raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
-        bounded = _retry_settings_within(left, kwargs)
-        # fewer retries or a shorter timeout than mlflow's own: a failure then means "out of time"
-        cut = bounded != _retry_settings_within(_NO_LIMIT, kwargs)
-        kwargs = {**kwargs, **bounded}
+        kwargs = {**kwargs, **_retry_settings_within(left, kwargs)}
         done: Future[Any] = Future()
 
         def target() -> None:
@@ -139,17 +132,102 @@ class HttpBudget:
         try:
             return done.result()
         except Exception as error:
-            if self.stop_on_error:
-                text = " ".join(str(error).split())
-                self.stop(f"a tracking call failed ({type(error).__name__}: {text[:300]})")
-            elif cut:
-                # mlflow would still be retrying: the call ran out of the fit's time
-                self.stop(
-                    f"the tracking server did not answer within tracking_timeout "
-                    f"({self.seconds:g} s)"
-                )
-                raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}") from error
+            text = " ".join(str(error).split())
+            self.stop(f"a tracking call failed ({type(error).__name__}: {text[:300]})")
             raise
+
+
+class Deadline(HttpBudget):
+    """LEGACY mode's budget: a wall-clock deadline for the library's own logging of one fit.
+
+    Until the deadline a call is retried as mlflow retries it (its number of retries and
+    backoff, from the same settings), one attempt at a time with mlflow's retries off, each
+    attempt's timeout cut to what is left; a call that fails after all of them raises mlflow's
+    error and stops nothing (one child's failed write does not stop the others). No attempt
+    starts after the deadline and none outlasts it by more than a second, so nothing of the fit
+    reaches the server later, when it is back and ``replay`` may be running. The first call that
+    runs out of time stops the fit's logging: it and every later call raise
+    :class:`TrackingStopped`.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(seconds)
+        self._ends = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._ends - time.monotonic())
+
+    def _out_of_time(self) -> TrackingStopped:
+        self.stop(
+            f"the tracking server did not answer within tracking_timeout ({self.seconds:g} s)"
+        )
+        return TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
+
+    def call(
+        self, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Make one mlflow HTTP call, retried as mlflow would, within the deadline."""
+        import random
+        from concurrent.futures import Future
+
+        retries = kwargs.get("max_retries")
+        if retries is None:
+            retries = int(
+                _http_setting("MLFLOW_HTTP_REQUEST_MAX_RETRIES", _HTTP_DEFAULTS["retries"])
+            )
+        factor = kwargs.get("backoff_factor")
+        if factor is None:
+            factor = _http_setting("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", _HTTP_DEFAULTS["backoff"])
+        jitter = kwargs.get("backoff_jitter")
+        if jitter is None:
+            jitter = _http_setting("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", _HTTP_DEFAULTS["jitter"])
+        timeout = kwargs.get("timeout")
+        if timeout is None:
+            timeout = _http_setting("MLFLOW_HTTP_REQUEST_TIMEOUT", _HTTP_DEFAULTS["timeout"])
+        errors = 0
+        while True:
+            if self.stopped is not None:
+                raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
+            left = self.remaining()
+            if left <= 0:
+                raise self._out_of_time()
+            attempt = {
+                **kwargs,
+                "max_retries": 0,
+                "timeout": max(1, min(float(timeout), math.ceil(left))),
+            }
+            done: Future[Any] = Future()
+
+            def target(attempt: dict[str, Any] = attempt, done: Future[Any] = done) -> None:
+                try:
+                    done.set_result(original(*args, **attempt))
+                except BaseException as failure:  # re-raised in the caller's thread
+                    done.set_exception(failure)
+
+            worker = threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(target,),
+                name="legacy-mllib-tracking-http",
+                daemon=True,
+            )
+            worker.start()
+            worker.join(left)
+            if not done.done():
+                raise self._out_of_time()
+            error = done.exception()
+            if error is None:
+                return done.result()
+            if not isinstance(error, Exception):
+                raise error
+            errors += 1
+            if errors > retries:
+                raise error  # mlflow would have given up too: a failure of its own
+            # urllib3's backoff: none before the first retry, then factor * 2^(n-1), plus jitter
+            pause = 0.0 if errors <= 1 else min(float(factor) * 2 ** (errors - 1), _BACKOFF_MAX)
+            pause += random.uniform(0, float(jitter)) if jitter else 0.0
+            if pause >= self.remaining():
+                raise self._out_of_time() from error
+            time.sleep(pause)
 
 
 def _http_setting(name: str, default: float) -> float:
@@ -205,16 +283,14 @@ def current_http_budget() -> HttpBudget | None:
 
 
 @contextlib.contextmanager
-def http_budget(
-    seconds: float | None, *, stop_on_error: bool = True
-) -> Iterator[HttpBudget | None]:
-    """Give mlflow's HTTP calls made in this context (and in copies of it) ``seconds`` in all;
-    ``None``: no budget, calls wait as mlflow's own retry settings say. ``stop_on_error``: see
-    :class:`HttpBudget`."""
+def http_budget(seconds: float | None, *, deadline: bool = False) -> Iterator[HttpBudget | None]:
+    """Give mlflow's HTTP calls made in this context (and in copies of it) ``seconds`` in all
+    (an :class:`HttpBudget`), or, with ``deadline``, until ``seconds`` from now (a
+    :class:`Deadline`); ``None``: no budget, calls wait as mlflow's own retry settings say."""
     if seconds is None:
         yield None
         return
-    budget = HttpBudget(seconds, stop_on_error=stop_on_error)
+    budget = Deadline(seconds) if deadline else HttpBudget(seconds)
     token = _http_budget.set(budget)
     try:
         yield budget

@@ -95,11 +95,11 @@ def configure(
             (one day); ``None``: wait for MLflow however long it takes. In AUTOLOG mode it is
             the seconds autolog's and the library's calls to a tracking server may wait in all
             during one fit (mlflow's retries included), after which, or after a call failed,
-            autolog stops for the rest of that fit. In LEGACY mode a call still in flight at
-            the deadline retries only within it, so no write of the fit lands later. An HTTP
-            tracking server that does not answer its ``/health`` probe within 2 s, or refuses
-            this process's credentials there (401/403), makes the fit run untracked from the
-            start, its layout spooled.
+            autolog stops for the rest of that fit. In LEGACY mode the library's calls are
+            retried as mlflow would until the deadline and not after it, so no write of the
+            fit lands later. An HTTP tracking server that does not answer its ``/health`` probe
+            within 2 s, or refuses this process's credentials there (401/403), makes the fit
+            run untracked from the start, its layout spooled.
             Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
             fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
         model_env_timeout: AUTOLOG mode: seconds one fit may wait for the pip-requirement

@@ -42,7 +42,7 @@ class Fit(Protocol):
     #: Whether this library created the parent run (tagged for the fit).
     parent_created: bool
 
-    def fail(self, what: str, error: BaseException) -> str:
+    def fail(self, what: str, error: BaseException) -> str | None:
         """Record that ``what`` was not done because of ``error``."""
 
 

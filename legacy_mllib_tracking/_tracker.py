@@ -31,6 +31,7 @@ from typing import Any
 from legacy_mllib_tracking import _compat, _writer
 from legacy_mllib_tracking._compat_http import (
     HttpBudget,
+    TrackingStopped,
     current_http_budget,
     http_budget,
     install_http_budget,
@@ -245,15 +246,17 @@ def _end(
         run_id = ctx.parent_run_id
         client = ctx.client
 
+        seconds = settings.tracking_timeout if wait is None else wait
+
         def work(cancel: threading.Event) -> None:
-            client.set_terminated(run_id, status)
+            # mlflow's retries end with the wait: an end that lands later would race replay
+            with http_budget(seconds, deadline=True):
+                client.set_terminated(run_id, status)
 
         try:
-            finished = run_with_deadline(
-                work,
-                settings.tracking_timeout if wait is None else wait,
-                name="legacy-mllib-tracking-end",
-            )
+            finished = run_with_deadline(work, seconds, name="legacy-mllib-tracking-end")
+        except TrackingStopped:  # it ran out of the wait
+            finished = False
         except Exception as error:  # the store refused or dropped the end
             ctx.fail(f"the end of run {run_id} (status {status})", error)
             finished = True  # recorded above
@@ -298,19 +301,18 @@ def _log_legacy(
     budgets: list[HttpBudget] = []
 
     def work(cancel: threading.Event) -> None:
-        # One HTTP budget for the logging (its child threads share it): a call still in flight
-        # at the deadline has its retries cut to it, and no call starts after it, so nothing of
-        # this fit lands on the server minutes later, racing a replay of its spool file. One
-        # child's failed write does not stop the others (unlike AUTOLOG's budget).
-        with http_budget(settings.tracking_timeout, stop_on_error=False) as budget:
+        # One deadline for the logging's HTTP calls (its child threads share it): retried as
+        # mlflow would until then, none after it, so nothing of this fit lands on the server
+        # minutes later, racing a replay of its spool file.
+        with http_budget(settings.tracking_timeout, deadline=True) as budget:
             if budget is not None:
                 budgets.append(budget)
             _writer.log_parent(ctx, fit)
             _writer.log_children(ctx, fit, cancel=cancel)
 
     finished = run_with_deadline(work, settings.tracking_timeout)
-    # Out of time either way: the deadline passed, or a call's retries, cut to what was left
-    # of the budget, ran out first (its TrackingStopped is not recorded as a failure of its own).
+    # Out of time: the worker is still running, or a call ran out of the deadline first (its
+    # TrackingStopped is not recorded as a failure of its own).
     if not finished or any(budget.stopped for budget in budgets):
         ctx.timed_out = True
         ctx.failures.append(

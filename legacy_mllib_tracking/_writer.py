@@ -138,16 +138,16 @@ class FitContext:
         """Return ``key``, or ``key_<fit_id>`` when the parent already has that metric."""
         return f"{key}_{self.fit_id}" if key in self.taken_metrics else key
 
-    def fail(self, what: str, error: BaseException) -> str:
+    def fail(self, what: str, error: BaseException) -> str | None:
         """Record that ``what`` was not logged because of ``error``; return the message recorded.
 
         In LEGACY mode a :class:`TrackingStopped` (the fit's logging ran out of time) is not
-        recorded: the fit says that once, as for its deadline.
+        recorded (``None`` is returned): the fit says that once, as for its deadline.
         """
-        message = redact(f"{what} ({type(error).__name__}: {error})")
         if isinstance(error, TrackingStopped) and self.mode == "legacy":
             _logger.debug("not logged (out of time): %s", what)
-            return message
+            return None
+        message = redact(f"{what} ({type(error).__name__}: {error})")
         with self.lock:
             self.failures.append(message)
         _logger.debug("not logged: %s", what, exc_info=error)
@@ -316,7 +316,8 @@ def log_children(
             _compat.finish_run(ctx.client, run.info.run_id, "FINISHED", end_ms)
         except Exception as error:
             message = ctx.fail(f"child run for param map {info.index} ({info.run_name})", error)
-            failed.append((info.index, message))
+            if message is not None:  # recorded (not the deadline's: said once by the fit)
+                failed.append((info.index, message))
             return
         with ctx.lock:
             ctx.logged_children.add(info.index)

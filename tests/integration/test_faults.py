@@ -38,11 +38,7 @@ def _ours(caught: list[warnings.WarningMessage]) -> list[str]:
 def _assert_logging_ends(before: set[threading.Thread], within: float) -> None:
     """Within ``within`` seconds no thread of the fit's logging (started since ``before``) is
     left: its calls to the store ended, retries included."""
-    prefixes = (
-        "legacy-mllib-tracking-log",
-        "legacy-mllib-tracking-child",
-        "legacy-mllib-tracking-http",
-    )
+    prefixes = ("legacy-mllib-tracking-",)  # logging, children, HTTP calls, the run's end
     deadline = time.monotonic() + within
     while True:
         alive = [

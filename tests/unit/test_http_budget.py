@@ -108,34 +108,89 @@ def test_a_refused_connection_retries_only_within_the_budget(http_request: Any) 
         assert budget.stopped.startswith("a tracking call failed")
 
 
-def test_legacy_budget_a_call_cut_short_stops_as_out_of_time(http_request: Any) -> None:
-    """LEGACY mode's budget (``stop_on_error=False``): a call whose retries were cut to the
-    budget and still failed raises TrackingStopped and stops the fit's tracking as out of time
-    (mlflow would still be retrying), so no write of the fit lands minutes later."""
-    from mlflow.exceptions import MlflowException
+def _new_http_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    return [
+        t
+        for t in threading.enumerate()
+        if t not in before and t.name == "legacy-mllib-tracking-http" and t.is_alive()
+    ]
 
-    with _compat_http.http_budget(3.0, stop_on_error=False) as budget:
-        with pytest.raises(_compat_http.TrackingStopped, match="did not answer within") as caught:
-            http_request(f"http://127.0.0.1:{_free_port()}")
-        assert isinstance(caught.value.__cause__, MlflowException)
+
+def test_deadline_a_refused_connection_is_retried_then_out_of_time(http_request: Any) -> None:
+    """LEGACY mode's :class:`Deadline`: nothing listening, the call is retried as mlflow would
+    until mlflow's next retry would come after the deadline; then it raises TrackingStopped as
+    out of time, and every later call of the fit at once."""
+    port = _free_port()
+    with _compat_http.http_budget(3.0, deadline=True) as budget:
+        started = time.monotonic()
+        with pytest.raises(_compat_http.TrackingStopped, match="did not answer within"):
+            http_request(f"http://127.0.0.1:{port}")
+        assert time.monotonic() - started < 4
         assert budget is not None and budget.stopped is not None
-        assert budget.stopped.startswith("the tracking server did not answer within")
         started = time.monotonic()
         with pytest.raises(_compat_http.TrackingStopped):
-            http_request(f"http://127.0.0.1:{_free_port()}")
-        assert time.monotonic() - started < 1
+            http_request(f"http://127.0.0.1:{port}")
+        assert time.monotonic() - started < 0.5
 
 
-def test_legacy_budget_a_failure_with_mlflows_own_retries_does_not_stop(
-    http_request: Any,
-) -> None:
-    """LEGACY mode's budget: a call that had all of mlflow's retries (here: none asked for) and
-    failed raises mlflow's own error, and the other calls of the fit go on."""
+def test_deadline_a_server_back_before_it_gets_the_write(http_request: Any) -> None:
+    """A server that starts listening a second after the first attempt was refused gets the
+    call on a later retry, within the deadline (as mlflow's own retries would carry it)."""
+
+    class Ok(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    port = _free_port()
+    servers: list[http.server.ThreadingHTTPServer] = []
+
+    def start_later() -> None:
+        time.sleep(1.0)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Ok)
+        servers.append(server)
+        server.serve_forever()
+
+    threading.Thread(target=start_later, daemon=True).start()
+    try:
+        with _compat_http.http_budget(20.0, deadline=True) as budget:
+            assert http_request(f"http://127.0.0.1:{port}").status_code == 200
+            assert budget is not None and budget.stopped is None
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_deadline_a_hung_server_gets_no_attempt_after_it(http_request: Any, hung_host: str) -> None:
+    """A server that never answers: the call returns at the deadline, out of time, and its
+    attempt ends within about a second after it (each attempt's timeout is cut to what is
+    left), so nothing reaches the server later."""
+    before = set(threading.enumerate())
+    with _compat_http.http_budget(2.0, deadline=True):
+        started = time.monotonic()
+        with pytest.raises(_compat_http.TrackingStopped, match="did not answer within"):
+            http_request(hung_host)
+        assert time.monotonic() - started < 3
+    ends = time.monotonic() + 5
+    while _new_http_threads(before) and time.monotonic() < ends:
+        time.sleep(0.05)
+    assert _new_http_threads(before) == []
+
+
+def test_deadline_a_failure_after_mlflows_retries_is_mlflows_error(http_request: Any) -> None:
+    """Well before the deadline, a call that failed as often as mlflow retries (here once)
+    raises mlflow's own error, and the other calls of the fit go on (nothing stopped)."""
     from mlflow.exceptions import MlflowException
 
-    with _compat_http.http_budget(60.0, stop_on_error=False) as budget:
+    with _compat_http.http_budget(60.0, deadline=True) as budget:
         with pytest.raises(MlflowException):
-            http_request(f"http://127.0.0.1:{_free_port()}", max_retries=0, timeout=5)
+            http_request(f"http://127.0.0.1:{_free_port()}", max_retries=1)
         assert budget is not None and budget.stopped is None
 
 
