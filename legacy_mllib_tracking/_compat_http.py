@@ -43,7 +43,8 @@ _BACKOFF_MAX = 120.0
 
 
 class TrackingStopped(Exception):
-    """A tracking call refused because the fit's :class:`HttpBudget` ran out or a call failed."""
+    """A tracking call refused: the fit's :class:`HttpBudget` ran out or a call failed, or the
+    call ran out of the fit's :class:`Deadline`."""
 
 
 class HttpBudget:
@@ -140,94 +141,187 @@ class HttpBudget:
 class Deadline(HttpBudget):
     """LEGACY mode's budget: a wall-clock deadline for the library's own logging of one fit.
 
-    Until the deadline a call is retried as mlflow retries it (its number of retries and
-    backoff, from the same settings), one attempt at a time with mlflow's retries off, each
-    attempt's timeout cut to what is left; a call that fails after all of them raises mlflow's
-    error and stops nothing (one child's failed write does not stop the others). No attempt
-    starts after the deadline and none outlasts it by more than a second, so nothing of the fit
-    reaches the server later, when it is back and ``replay`` may be running. The first call that
-    runs out of time stops the fit's logging: it and every later call raise
-    :class:`TrackingStopped`.
+    Until the deadline a call is retried as mlflow retries it, one attempt at a time with
+    mlflow's retries off: the same number of retries and backoff (from the same settings and
+    environment variables), on the same failures (a dropped or refused connection, a timeout, a
+    status in mlflow's retry codes, honouring ``Retry-After`` as mlflow does); other errors, and
+    a call that failed as often as mlflow would retry it, raise at once and stop nothing (one
+    child's failed write does not stop the others). Each attempt's timeout is cut to what is
+    left (``requests`` applies it to the connect and to each read), and no attempt starts after
+    the deadline. A call whose next retry would come after the deadline, or that is still
+    waiting at it, raises :class:`TrackingStopped` and sets :attr:`ran_out`; from the deadline
+    on every call does. Calls through the Databricks SDK (``databricks`` URIs) are made once,
+    with mlflow's retries cut to what is left; the SDK's own retries are not bounded.
     """
 
     def __init__(self, seconds: float) -> None:
         super().__init__(seconds)
         self._ends = time.monotonic() + seconds
+        #: Whether a call ran out of time (the fit then says it did not finish in time).
+        self.ran_out = False
 
     def remaining(self) -> float:
         return max(0.0, self._ends - time.monotonic())
 
     def _out_of_time(self) -> TrackingStopped:
-        self.stop(
-            f"the tracking server did not answer within tracking_timeout ({self.seconds:g} s)"
+        self.ran_out = True
+        why = f"the tracking server did not answer within tracking_timeout ({self.seconds:g} s)"
+        if self.remaining() <= 0:
+            self.stop(why)
+        return TrackingStopped(f"tracking stopped for this call: {why}")
+
+    def _attempt(
+        self, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """One attempt in a daemon thread, waited for until the deadline."""
+        from concurrent.futures import Future
+
+        done: Future[Any] = Future()
+
+        def target() -> None:
+            try:
+                done.set_result(original(*args, **kwargs))
+            except BaseException as failure:  # re-raised in the caller's thread
+                done.set_exception(failure)
+
+        worker = threading.Thread(
+            target=contextvars.copy_context().run,
+            args=(target,),
+            name="legacy-mllib-tracking-http",
+            daemon=True,
         )
-        return TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
+        worker.start()
+        worker.join(self.remaining())
+        if not done.done():
+            raise self._out_of_time()
+        return done.result()
 
     def call(
         self, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Make one mlflow HTTP call, retried as mlflow would, within the deadline."""
-        import random
-        from concurrent.futures import Future
-
-        retries = kwargs.get("max_retries")
-        if retries is None:
-            retries = int(
-                _http_setting("MLFLOW_HTTP_REQUEST_MAX_RETRIES", _HTTP_DEFAULTS["retries"])
-            )
-        factor = kwargs.get("backoff_factor")
-        if factor is None:
-            factor = _http_setting("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", _HTTP_DEFAULTS["backoff"])
-        jitter = kwargs.get("backoff_jitter")
-        if jitter is None:
-            jitter = _http_setting("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", _HTTP_DEFAULTS["jitter"])
-        timeout = kwargs.get("timeout")
-        if timeout is None:
-            timeout = _http_setting("MLFLOW_HTTP_REQUEST_TIMEOUT", _HTTP_DEFAULTS["timeout"])
+        if self.stopped is not None:
+            raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
+        if self.remaining() <= 0:
+            raise self._out_of_time()
+        creds = args[0] if args else kwargs.get("host_creds")
+        if getattr(creds, "use_databricks_sdk", False):
+            bounded = {**kwargs, **_retry_settings_within(self.remaining(), kwargs)}
+            return self._attempt(original, args, bounded)
+        settings = _RetrySettings(kwargs)
+        attempt_kwargs = {**kwargs, "max_retries": 0, "raise_on_status": False}
         errors = 0
         while True:
-            if self.stopped is not None:
-                raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
             left = self.remaining()
             if left <= 0:
                 raise self._out_of_time()
-            attempt = {
-                **kwargs,
-                "max_retries": 0,
-                "timeout": max(1, min(float(timeout), math.ceil(left))),
-            }
-            done: Future[Any] = Future()
-
-            def target(attempt: dict[str, Any] = attempt, done: Future[Any] = done) -> None:
-                try:
-                    done.set_result(original(*args, **attempt))
-                except BaseException as failure:  # re-raised in the caller's thread
-                    done.set_exception(failure)
-
-            worker = threading.Thread(
-                target=contextvars.copy_context().run,
-                args=(target,),
-                name="legacy-mllib-tracking-http",
-                daemon=True,
-            )
-            worker.start()
-            worker.join(left)
-            if not done.done():
-                raise self._out_of_time()
-            error = done.exception()
-            if error is None:
-                return done.result()
-            if not isinstance(error, Exception):
-                raise error
-            errors += 1
-            if errors > retries:
-                raise error  # mlflow would have given up too: a failure of its own
-            # urllib3's backoff: none before the first retry, then factor * 2^(n-1), plus jitter
-            pause = 0.0 if errors <= 1 else min(float(factor) * 2 ** (errors - 1), _BACKOFF_MAX)
-            pause += random.uniform(0, float(jitter)) if jitter else 0.0
+            attempt_kwargs["timeout"] = max(1, min(settings.timeout, math.ceil(left)))
+            retry_after = None
+            try:
+                response = self._attempt(original, args, attempt_kwargs)
+            except TrackingStopped:
+                raise
+            except Exception as error:
+                if not _transient(error):
+                    raise
+                errors += 1
+                if errors > settings.retries:
+                    raise  # mlflow would have given up too: a failure of its own
+            else:
+                status = getattr(response, "status_code", None)
+                if status not in settings.codes:
+                    return response
+                errors += 1
+                if errors > settings.retries:
+                    if settings.raise_on_status:
+                        raise _status_error(response, settings.retries)
+                    return response
+                if settings.retry_after and status in (413, 429, 503):
+                    retry_after = _retry_after(response)
+            pause = retry_after if retry_after is not None else settings.backoff(errors)
             if pause >= self.remaining():
-                raise self._out_of_time() from error
+                raise self._out_of_time()
             time.sleep(pause)
+
+
+class _RetrySettings:
+    """mlflow's retry settings for one ``http_request`` call: its arguments, else the env."""
+
+    def __init__(self, kwargs: Mapping[str, Any]) -> None:
+        retries = kwargs.get("max_retries")
+        if retries is None:
+            retries = _http_setting("MLFLOW_HTTP_REQUEST_MAX_RETRIES", _HTTP_DEFAULTS["retries"])
+        self.retries = int(retries)
+        factor = kwargs.get("backoff_factor")
+        if factor is None:
+            factor = _http_setting("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", _HTTP_DEFAULTS["backoff"])
+        self.factor = float(factor)
+        jitter = kwargs.get("backoff_jitter")
+        if jitter is None:
+            jitter = _http_setting("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", _HTTP_DEFAULTS["jitter"])
+        self.jitter = float(jitter)
+        timeout = kwargs.get("timeout")
+        if timeout is None:
+            timeout = _http_setting("MLFLOW_HTTP_REQUEST_TIMEOUT", _HTTP_DEFAULTS["timeout"])
+        self.timeout = float(timeout)
+        codes = kwargs.get("retry_codes")
+        self.codes = frozenset(codes) if codes is not None else _retry_codes()
+        self.raise_on_status = bool(kwargs.get("raise_on_status", True))
+        after = kwargs.get("respect_retry_after_header")
+        if after is None:
+            after = _http_setting("MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER", 1.0)
+        self.retry_after = bool(after)
+
+    def backoff(self, errors: int) -> float:
+        """urllib3's backoff after ``errors`` failures: none before the first retry, then
+        ``factor * 2^(errors - 1)`` plus up to ``jitter``, at most 120 s."""
+        import random
+
+        if errors <= 1:
+            return 0.0
+        pause = self.factor * 2 ** (errors - 1) + random.random() * self.jitter
+        return float(min(pause, _BACKOFF_MAX))
+
+
+def _retry_codes() -> frozenset[int]:
+    try:
+        from mlflow.utils.request_utils import _TRANSIENT_FAILURE_RESPONSE_CODES
+
+        return frozenset(_TRANSIENT_FAILURE_RESPONSE_CODES)
+    except ImportError:  # moved in a future mlflow: its codes of 2.17 and 3.17
+        return frozenset({408, 429, 500, 502, 503, 504})
+
+
+def _transient(error: BaseException) -> bool:
+    """Whether mlflow would retry the failure ``error`` of one attempt: a refused or dropped
+    connection, or a timeout (``http_request`` wraps them in an ``MlflowException``)."""
+    import requests
+
+    cause = error.__cause__ or error.__context__
+    return isinstance(
+        cause, (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+    ) and not isinstance(cause, requests.exceptions.InvalidURL)
+
+
+def _retry_after(response: Any) -> float | None:
+    """The seconds of a ``Retry-After`` header given in seconds, else ``None``."""
+    value: Any = getattr(response, "headers", {}).get("Retry-After")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _status_error(response: Any, retries: int) -> Exception:
+    """The error mlflow raises when a status in its retry codes outlasted its retries."""
+    from mlflow.exceptions import MlflowException
+
+    return MlflowException(
+        f"API request to {getattr(response, 'url', '')} failed with exception "
+        f"{retries} retries ended with HTTP {getattr(response, 'status_code', '?')} "
+        "(too many error responses)"
+    )
 
 
 def _http_setting(name: str, default: float) -> float:

@@ -96,10 +96,10 @@ def configure(
             the seconds autolog's and the library's calls to a tracking server may wait in all
             during one fit (mlflow's retries included), after which, or after a call failed,
             autolog stops for the rest of that fit. In LEGACY mode the library's calls are
-            retried as mlflow would until the deadline and not after it, so no write of the
-            fit lands later. An HTTP tracking server that does not answer its ``/health`` probe
-            within 2 s, or refuses this process's credentials there (401/403), makes the fit
-            run untracked from the start, its layout spooled.
+            retried as mlflow would until the deadline, and no attempt starts after it. An
+            HTTP tracking server that does not answer its ``/health`` probe within 2 s, or
+            refuses this process's credentials there (401/403), makes the fit run untracked
+            from the start, its layout spooled.
             Env ``LEGACY_MLLIB_TRACKING_CHILD_THREADS`` (1 to 8) sets how many threads log a
             fit's child runs; unset, 1 for local stores and up to 8 against a tracking server.
         model_env_timeout: AUTOLOG mode: seconds one fit may wait for the pip-requirement

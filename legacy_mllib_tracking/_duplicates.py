@@ -4,7 +4,8 @@ mlflow's HTTP client retries a write whose answer was an error or never came (ml
 3.17 retry every method, POST too, on 429/5xx and on a dropped connection). A create that a
 gateway answered 503 after the server had done it, or whose answer was lost mid-way, therefore
 leaves two runs on the server: the one the client got, and an empty copy that stays RUNNING. A
-child create still in flight at the fit's deadline can land after ``replay`` created that child.
+child create answered just after the fit's deadline, or held by a hung server that resumes, can
+land after ``replay`` created that child.
 This module is the one place such copies are told apart and deleted (``delete_run``: they leave
 searches and the UI):
 

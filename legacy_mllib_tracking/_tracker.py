@@ -259,12 +259,11 @@ def _end(
             finished = False
         except Exception as error:  # the store refused or dropped the end
             ctx.fail(f"the end of run {run_id} (status {status})", error)
-            finished = True  # recorded above
             spool_end(ctx, status)
-        else:
-            if not finished:
-                ctx.failures.append(f"the end of run {run_id} (status {status})")
-                spool_end(ctx, status)
+            finished = True  # recorded and spooled above
+        if not finished:
+            ctx.failures.append(f"the end of run {run_id} (status {status})")
+            spool_end(ctx, status)
         _compat.pop_active_run(mlflow, run_id)
         return
     try:
@@ -313,7 +312,7 @@ def _log_legacy(
     finished = run_with_deadline(work, settings.tracking_timeout)
     # Out of time: the worker is still running, or a call ran out of the deadline first (its
     # TrackingStopped is not recorded as a failure of its own).
-    if not finished or any(budget.stopped for budget in budgets):
+    if not finished or any(getattr(budget, "ran_out", False) for budget in budgets):
         ctx.timed_out = True
         ctx.failures.append(
             f"logging did not finish within {settings.tracking_timeout:g} s "
