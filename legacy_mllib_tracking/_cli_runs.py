@@ -43,6 +43,12 @@ def _where(args: argparse.Namespace) -> str:
     return "MLflow's default tracking URI"
 
 
+#: URI schemes mlflow 2.17 and 3.17 open as tracking stores (plugins may add more).
+_TRACKING_SCHEMES = frozenset(
+    {"file", "sqlite", "http", "https", "databricks", "postgresql", "mysql", "mssql"}
+)
+
+
 def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
     """Return an ``MlflowClient`` on the store these commands read, refusing a store that does
     not exist (mlflow would create it), a sqlite URI without a file, a URI mlflow cannot open
@@ -68,6 +74,15 @@ def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
     try:
         client = MlflowClient(tracking_uri=uri)  # a scheme mlflow cannot open fails here
     except MlflowException as error:
+        scheme = uri.partition(":")[0].lower() if "://" in uri else ""
+        if scheme and scheme not in _TRACKING_SCHEMES:
+            # mlflow's own message is about the model registry and lists internal schemes
+            raise UsageError(
+                f"cannot open tracking store {redact(uri)!r} ({where}): mlflow has no tracking "
+                f"store for {scheme}://; accepted: a folder path, sqlite:///PATH/TO/mlflow.db, "
+                "http(s)://HOST:PORT (a tracking server), databricks, postgresql://, mysql://, "
+                "mssql://"
+            ) from None
         raise UsageError(
             f"cannot open tracking store {redact(uri)!r} ({where}): "
             + redact(" ".join(error.message.split()))[:400]

@@ -720,6 +720,23 @@ def test_tree_of_a_run_the_store_does_not_have_says_not_found_once(
     assert len(err.splitlines()) == 1 and err.count("not found") == 1, err
 
 
+@pytest.mark.parametrize("command", [["tree", "abc"], ["replay", "."]])
+def test_a_tracking_uri_of_an_unknown_scheme_is_one_line_listing_what_is_accepted(
+    command: list[str],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--tracking-uri ftp://...``: exit 2, one line naming the URI (credentials hidden) and
+    the accepted kinds of store, not mlflow's message about its model registry."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*command, "--tracking-uri", "ftp://user:secret@host/x"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "mlflow has no tracking store for ftp://" in err and "sqlite:///" in err, err
+    assert "registry" not in err and "secret" not in err, err
+
+
 # --- a path that does not exist: one wording, one line, exit 2 -----------------------------------
 
 MISSING = ["nope.py", "nope.txt", "nope.dbc", "nope.ipynb", "no-folder"]
