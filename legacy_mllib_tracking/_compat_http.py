@@ -21,9 +21,12 @@ import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legacy_mllib_tracking._patching import PatchSet
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 __all__ = [
     "Deadline",
@@ -40,6 +43,31 @@ _logger = logging.getLogger(__name__)
 _HTTP_DEFAULTS = {"retries": 7, "backoff": 2.0, "jitter": 1.0, "timeout": 120.0}
 #: urllib3's cap on one backoff sleep (``Retry.DEFAULT_BACKOFF_MAX``, urllib3 1.26 to 2.x).
 _BACKOFF_MAX = 120.0
+
+
+def _start_call(
+    original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[Future[Any], threading.Thread]:
+    """Start ``original(*args, **kwargs)`` in a daemon thread, in a copy of this thread's
+    context; its result or error (re-raised by the waiting thread) lands in the future."""
+    from concurrent.futures import Future  # not at import time: only fits against a server
+
+    done: Future[Any] = Future()
+
+    def target() -> None:
+        try:
+            done.set_result(original(*args, **kwargs))
+        except BaseException as error:
+            done.set_exception(error)
+
+    worker = threading.Thread(
+        target=contextvars.copy_context().run,
+        args=(target,),
+        name="legacy-mllib-tracking-http",
+        daemon=True,
+    )
+    worker.start()
+    return done, worker
 
 
 class TrackingStopped(Exception):
@@ -94,8 +122,6 @@ class HttpBudget:
         self, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """Make one mlflow HTTP call within the budget (see :func:`install_http_budget`)."""
-        from concurrent.futures import Future
-
         if self.stopped is not None:
             raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
         left = self.remaining()
@@ -103,25 +129,11 @@ class HttpBudget:
             self.stop(f"its tracking calls used up tracking_timeout ({self.seconds:g} s)")
             raise TrackingStopped(f"tracking stopped for this fit: {self.stopped}")
         kwargs = {**kwargs, **_retry_settings_within(left, kwargs)}
-        done: Future[Any] = Future()
-
-        def target() -> None:
-            try:
-                done.set_result(original(*args, **kwargs))
-            except BaseException as error:  # re-raised in the fit's thread
-                done.set_exception(error)
-
         # the call runs in its own daemon thread so the fit waits no longer than the budget; a
         # call still in flight then ends by itself (its timeout and retries were cut to ``left``)
-        worker = threading.Thread(
-            target=contextvars.copy_context().run,
-            args=(target,),
-            name="legacy-mllib-tracking-http",
-            daemon=True,
-        )
         self._enter()
         try:
-            worker.start()
+            done, worker = _start_call(original, args, kwargs)
             worker.join(left)
         finally:
             self._leave()
@@ -174,23 +186,7 @@ class Deadline(HttpBudget):
         self, original: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
         """One attempt in a daemon thread, waited for until the deadline."""
-        from concurrent.futures import Future
-
-        done: Future[Any] = Future()
-
-        def target() -> None:
-            try:
-                done.set_result(original(*args, **kwargs))
-            except BaseException as failure:  # re-raised in the caller's thread
-                done.set_exception(failure)
-
-        worker = threading.Thread(
-            target=contextvars.copy_context().run,
-            args=(target,),
-            name="legacy-mllib-tracking-http",
-            daemon=True,
-        )
-        worker.start()
+        done, worker = _start_call(original, args, kwargs)
         worker.join(self.remaining())
         if not done.done():
             raise self._out_of_time()

@@ -53,23 +53,33 @@ def hung_host() -> Iterator[str]:
         yield f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
+def _serve(handler: type[http.server.BaseHTTPRequestHandler], port: int = 0) -> Any:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @pytest.fixture
 def slow_host() -> Iterator[str]:
     """A server that answers 200 after 1 s."""
 
-    class Slow(http.server.BaseHTTPRequestHandler):
+    class Slow(_Ok):
         def do_GET(self) -> None:
             time.sleep(1.0)
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"{}")
+            super().do_GET()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = _serve(Slow)
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
@@ -137,23 +147,6 @@ def test_deadline_a_refused_connection_is_retried_then_out_of_time(http_request:
             http_request(f"http://127.0.0.1:{port}")
         assert time.monotonic() - started < 0.5
         assert budget.stopped is not None
-
-
-def _serve(handler: type[http.server.BaseHTTPRequestHandler], port: int = 0) -> Any:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-class _Ok(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"{}")
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def test_deadline_a_server_back_before_it_gets_the_write(http_request: Any) -> None:
