@@ -106,7 +106,7 @@ def _layout(args: argparse.Namespace, client: Any, run_id: str, name: str) -> An
     a child run is one naming its parent and the command to run instead."""
     from mlflow.exceptions import MlflowException
 
-    from legacy_mllib_tracking._safety import redact
+    from legacy_mllib_tracking._safety import error_text, redact
     from legacy_mllib_tracking.layout import inspect_run_layout
 
     try:
@@ -114,7 +114,7 @@ def _layout(args: argparse.Namespace, client: Any, run_id: str, name: str) -> An
     except MlflowException as error:
         raise UsageError(
             f"cannot read run {run_id!r} from tracking store {redact(client.tracking_uri)!r} "
-            f"({_where(args)}): {redact(_first_sentence(str(error.message)))}"
+            f"({_where(args)}): {_first_sentence(error_text(error, limit=2000, typed=False))}"
         ) from None
     parent = layout.parent.tags.get(TAG_PARENT_RUN_ID)
     if parent and not layout.children:
@@ -216,13 +216,20 @@ def _quiet_mlflow(command: Callable[[argparse.Namespace], int]) -> Callable[...,
     def quiet(args: argparse.Namespace) -> int:
         import mlflow  # noqa: F401  # first: importing mlflow sets its loggers' levels
 
-        logger = logging.getLogger("mlflow")
-        level = logger.level
-        logger.setLevel(logging.ERROR)
+        loggers = {
+            logging.getLogger("mlflow"): logging.ERROR,
+            # logs each database error it then raises, with the SQL and its parameters: the
+            # command reports the error itself, in one line without them
+            logging.getLogger("mlflow.store.db.utils"): logging.CRITICAL,
+        }
+        levels = {logger: logger.level for logger in loggers}
+        for logger, level in loggers.items():
+            logger.setLevel(level)
         try:
             return command(args)
         finally:
-            logger.setLevel(level)
+            for logger, level in levels.items():
+                logger.setLevel(level)
 
     return quiet
 

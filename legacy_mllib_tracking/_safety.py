@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TypeVar
 
 __all__ = [
+    "error_text",
     "recorded_uri",
     "redact",
     "run_in_threads",
@@ -74,6 +75,28 @@ def redact(text: str) -> str:
         if value and len(value) >= 4:
             text = text.replace(value, "***")
     return text
+
+
+@functools.cache
+def _sql_noise() -> re.Pattern[str]:
+    return re.compile(
+        r"\(raised as a result of [^)]*\)"  # SQLAlchemy's note on autoflush, before the cause
+        r"|\[SQL: .*"  # the statement, its parameters and the link, to the end
+        r"|\(Background on this error at: [^)]*\)",
+        re.S,
+    )
+
+
+def error_text(error: BaseException, limit: int = 300, *, typed: bool = True) -> str:
+    """Return ``Type: message`` of ``error`` (``message`` alone unless ``typed``) on one line,
+    redacted and cut to ``limit``.
+
+    A database error keeps the driver's reason (``(sqlite3.OperationalError) attempt to write a
+    readonly database``) and drops what SQLAlchemy adds around it (mlflow passes its text on): the
+    autoflush note, the SQL statement and the values of its parameters, which are run data.
+    """
+    text = " ".join(_sql_noise().sub(" ", str(error)).split())
+    return redact(f"{type(error).__name__}: {text}" if typed else text)[:limit]
 
 
 def _without_userinfo(uri: str) -> tuple[str, str | None, str | None]:

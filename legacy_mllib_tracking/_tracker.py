@@ -40,6 +40,7 @@ from legacy_mllib_tracking._compat_tuning import install_fit_guard
 from legacy_mllib_tracking._nesting import nesting, outermost
 from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._safety import (
+    error_text,
     recorded_uri,
     redact,
     run_with_deadline,
@@ -198,10 +199,7 @@ def _track(
             with contextlib.suppress(Exception):
                 _end(mlflow, "FAILED")
         # e.g. a read-only store: nothing can be logged now, so all of it is spooled
-        why = (
-            "could not start or read its MLflow run "
-            f"({type(error).__name__}: {redact(' '.join(str(error).split()))[:300]})"
-        )
+        why = f"could not start or read its MLflow run ({error_text(error)})"
         return _untracked(mode, original, tuner, described, args, kwargs, uri, why, fit_id=fit_id)
 
     status = "FAILED"

@@ -29,7 +29,7 @@ from legacy_mllib_tracking._limits import (
     child_threads,
     write_batch,
 )
-from legacy_mllib_tracking._safety import redact, run_in_threads
+from legacy_mllib_tracking._safety import error_text, redact, run_in_threads
 from legacy_mllib_tracking._tuning import MapInfo, TuningFit
 from legacy_mllib_tracking.errors import InvalidOption
 from legacy_mllib_tracking.keys import (
@@ -147,7 +147,7 @@ class FitContext:
         if isinstance(error, TrackingStopped) and self.mode == "legacy":
             _logger.debug("not logged (out of time): %s", what)
             return None
-        message = redact(f"{what} ({type(error).__name__}: {error})")
+        message = f"{redact(what)} ({error_text(error, limit=1000)})"
         with self.lock:
             self.failures.append(message)
         _logger.debug("not logged: %s", what, exc_info=error)

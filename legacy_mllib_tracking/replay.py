@@ -28,7 +28,13 @@ from typing import Any
 from legacy_mllib_tracking import _compat
 from legacy_mllib_tracking._duplicates import dedupe_children, dedupe_parents
 from legacy_mllib_tracking._limits import safe_key, write_batch
-from legacy_mllib_tracking._safety import recorded_uri, redact, store_missing, store_unreachable
+from legacy_mllib_tracking._safety import (
+    error_text,
+    recorded_uri,
+    redact,
+    store_missing,
+    store_unreachable,
+)
 from legacy_mllib_tracking._spool import (
     NotSpoolFile,
     default_spool_dir,
@@ -339,8 +345,7 @@ def replay(
             result = _replay_one(client, file, record)
         except Exception as error:
             # one line: a store error's text can carry the SQL statement and its parameters
-            first = (str(error).strip().splitlines() or [""])[0][:300]
-            result = ReplayResult(file, error=redact(f"{type(error).__name__}: {first}"))
+            result = ReplayResult(file, error=error_text(error))
         else:
             done = file.parent / "replayed"
             done.mkdir(exist_ok=True)

@@ -294,6 +294,52 @@ def test_replay_against_a_server_that_is_down_exits_1_at_once_and_keeps_the_file
     assert elapsed < 60, elapsed
 
 
+def _make_read_only(store: Path) -> None:
+    """Make the sqlite database at ``store`` read-only for every user, root included: a write
+    version above 2 in its header (byte 18) makes SQLite open it read-only."""
+    with store.open("r+b") as file:
+        file.seek(18)
+        assert file.read(1) in (b"\x01", b"\x02")
+        file.seek(18)
+        file.write(b"\x03")
+
+
+def test_replay_into_a_read_only_store_says_why_in_one_line_without_sql_and_keeps_the_file(
+    tmp_path: Path,
+) -> None:
+    """A store that refuses writes: exit 1, one line naming the database's reason, no SQL, no
+    parameters, no traceback (mlflow logs all three before it raises), the file kept."""
+    store = tmp_path / "mlflow.db"
+    uri = _store(store)
+    folder = tmp_path / "spool"
+    path, _ = _spool(folder, version=2, uri=uri, experiment_name="read-only")
+    _make_read_only(store)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "legacy_mllib_tracking", "replay", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert (
+        lines[0].startswith(f"kept     {path}: ")
+        and "attempt to write a readonly database" in lines[0]
+    ), lines[0]
+    for noise in ("INSERT", "[SQL", "parameters", "Traceback", "autoflush", "RUNNING"):
+        assert noise not in result.stderr, noise
+    assert path.exists() and not (folder / "replayed").exists()
+
+
 # --- credentials -------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from legacy_mllib_tracking._safety import (
+    error_text,
     recorded_uri,
     redact,
     run_with_deadline,
@@ -176,3 +177,27 @@ def test_store_missing_refuses_a_sqlite_uri_that_names_a_folder(tmp_path: Path) 
     """sqlite:///<a folder> (a typo that dropped the file name) is refused at once, naming it."""
     why = store_missing(f"sqlite:///{tmp_path}")
     assert why is not None and "names a folder" in why and str(tmp_path) in why
+
+
+def test_error_text_keeps_a_database_errors_reason_and_drops_its_sql_and_parameters() -> None:
+    """A real SQLAlchemy error (what mlflow's sqlite store passes on): one line with the driver's
+    reason; the statement, the values of its parameters and the link are gone; credentials too."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine("sqlite://")
+    with pytest.raises(sqlalchemy.exc.OperationalError) as caught, engine.connect() as connection:
+        connection.execute(
+            sqlalchemy.text("INSERT INTO runs VALUES (:secret)"),
+            {"secret": "run-data-value https://alice:pw@host/"},
+        )
+    assert "[SQL: INSERT" in str(caught.value) and "run-data-value" in str(caught.value)
+    text = error_text(caught.value)
+    assert text == "OperationalError: (sqlite3.OperationalError) no such table: runs", text
+    assert error_text(caught.value, typed=False) == "(sqlite3.OperationalError) no such table: runs"
+
+
+def test_error_text_is_one_redacted_line_cut_to_its_limit() -> None:
+    error = ValueError("first line\n  second https://alice:pw@host/x  " + "z" * 500)
+    text = error_text(error, limit=80)
+    assert text.startswith("ValueError: first line second https://***@host/x z")
+    assert len(text) == 80 and "\n" not in text and "pw" not in text
