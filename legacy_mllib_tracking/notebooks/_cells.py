@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from legacy_mllib_tracking.notebooks._model import Cell, NotebookReadError
+from legacy_mllib_tracking.notebooks._model import Cell, NotebookReadError, new_cell
 
 __all__ = ["CELL_MAGICS", "detect_magic", "split_lines"]
 
@@ -61,7 +61,7 @@ def _cell(
 ) -> Cell:
     magic = detect_magic(source)
     effective = CELL_MAGICS[magic] if magic is not None else language
-    return Cell(index, effective, magic, source, first_file_line, title or None, position)
+    return new_cell(index, effective, magic, source, first_file_line, title or None, position)
 
 
 def _decode(path: Path, data: bytes) -> str:

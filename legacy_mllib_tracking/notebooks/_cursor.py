@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from legacy_mllib_tracking.notebooks._model import Cell, Finding, Kind, Notebook
+from legacy_mllib_tracking.notebooks._model import Cell, Finding, Kind, Notebook, new_finding
 
 
 class _Cursor:
@@ -32,9 +32,8 @@ class _Cursor:
             line = max(1, min(line, len(lines)))
         cell = self.cell
         first = cell.first_file_line
-        # positional: the dataclass's keyword form costs more on scans with many findings
         self.findings.append(
-            Finding(
+            new_finding(
                 kind,
                 None if self.notebook.plain_script else cell.index,
                 line,

@@ -45,6 +45,10 @@ def _comments(lines: Sequence[str]) -> Iterator[tuple[int, str]]:
     for number, line in enumerate(lines, start=1):
         if "#" not in line or not _COMMENT_HINT.search(line):
             continue
+        hash_at = line.index("#")
+        if "'" not in line[:hash_at] and '"' not in line[:hash_at]:
+            yield number, line[hash_at:]  # no string before it: the comment starts there
+            continue
         quote = ""
         index = 0
         while index < len(line):
@@ -70,13 +74,16 @@ _AUTOLOG_TEXT = re.compile(r"\bmlflow(?P<ml>\.pyspark\.ml)?\.autolog\s*\(")
 def _comment(cursor: _Cursor, line: int, comment: str) -> None:
     """Commented-out code: flag sets and autolog calls as not executed; legacy names as docs."""
     text = comment.lstrip("#").strip()
-    _legacy_refs(cursor, line, text, executed=False)
-    for match in _FLAG_TEXT.finditer(text):
+    # each pattern needs a word of its own: most comments are tested with `in`, not a regex
+    if "params." in text or "metrics." in text:
+        _legacy_refs(cursor, line, text, executed=False)
+    lower = text.lower()
+    for match in _FLAG_TEXT.finditer(text) if ".enabled" in lower else ():
         if match["value"] is not None:
             key = next(flag for flag in _FLAGS if flag.lower() == match["key"].lower())
             details = {"flag": key, "value": match["value"], "language": "python"}
             cursor.add(Kind.FLAG_SET, line, details, executed=False)
-    for match in _AUTOLOG_TEXT.finditer(text):
+    for match in _AUTOLOG_TEXT.finditer(text) if "autolog" in text else ():
         api = "mlflow.pyspark.ml.autolog" if match["ml"] else "mlflow.autolog"
         details = {"api": api, "exclusive": None, "disable": None}
         cursor.add(Kind.AUTOLOG_CALL, line, details, executed=False)

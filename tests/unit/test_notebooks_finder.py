@@ -720,3 +720,53 @@ def test_ipynb_install_continued_over_lines_before_code(tmp_path: Path) -> None:
         ("pip_install", 1),
         ("tuning_fit", 7),
     ]
+
+
+def test_the_hot_path_constructors_build_what_the_dataclasses_build() -> None:
+    """new_cell / new_finding (the scan's faster constructors) give values equal to Cell(...) /
+    Finding(...) with the same arguments, of the same class, with the same repr, and frozen."""
+    import dataclasses
+
+    from legacy_mllib_tracking.notebooks import Cell, Kind, Verdict
+    from legacy_mllib_tracking.notebooks._model import new_cell, new_finding
+
+    cell_args = (3, "python", "%python", "%python\nx = 1", 12, "title", 2.5)
+    finding_args = (Kind.FLAG_SET, 3, 2, 13, "x = 1", False, {"flag": "f"}, Verdict.REVIEW, "m")
+    pairs = [
+        (new_cell(*cell_args), Cell(*cell_args)),
+        (new_cell(*cell_args[:5]), Cell(*cell_args[:5])),
+        (new_finding(*finding_args), Finding(*finding_args)),
+        (new_finding(*finding_args[:7]), Finding(*finding_args[:7])),
+    ]
+    for fast, slow in pairs:
+        assert type(fast) is type(slow) and fast == slow and repr(fast) == repr(slow)
+        assert dataclasses.asdict(fast) == dataclasses.asdict(slow)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            fast.source = "changed"  # type: ignore[misc]
+    # every field is set: a field added to the dataclass must be added to its constructor
+    assert set(vars(pairs[0][0])) == {f.name for f in dataclasses.fields(Cell)}
+    assert set(vars(pairs[2][0])) == {f.name for f in dataclasses.fields(Finding)}
+
+
+@pytest.mark.parametrize(
+    ("line", "executed_flag"),
+    [
+        ('# spark.conf.set("spark.databricks.mlflow.trackMLlib.enabled", "true")', False),
+        ('x = 1  # spark.conf.set("spark.databricks.mlflow.trackMLlib.enabled", "true")', False),
+        (
+            'x = "a # b"  # spark.conf.set("spark.databricks.mlflow.trackMLlib.enabled", "true")',
+            False,
+        ),
+        ("x = \"# spark.conf.set('spark.databricks.mlflow.trackMLlib.enabled', 'true')\"", None),
+    ],
+)
+def test_a_comment_is_found_after_code_and_strings_never_inside_a_string(
+    tmp_path: Path, line: str, executed_flag: bool | None
+) -> None:
+    """A commented-out flag set is found wherever the comment starts; a '#' inside a string
+    on the same line starts no comment."""
+    flags = of_kind(scan_cells(tmp_path, line), "flag_set")
+    if executed_flag is None:
+        assert flags == []
+    else:
+        assert [(f.executed, f.details["value"]) for f in flags] == [(executed_flag, "true")]
