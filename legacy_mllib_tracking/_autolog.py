@@ -177,6 +177,42 @@ def disable_autolog() -> None:
     mlflow.pyspark.ml.autolog(disable=True)
 
 
+class _StoppedFitLogs(logging.Filter):
+    """Keeps autolog's own warnings about a fit whose tracking calls stopped off the console.
+
+    Once a fit's :class:`~legacy_mllib_tracking._compat_http.HttpBudget` stopped, autolog's later
+    calls fail at once and autolog logs each failure as a warning, the first with a traceback of
+    some 80 lines; the fit's one :class:`TrackingWarning` already says what was not logged and
+    where it was spooled. Such a record is dropped, or passed on as DEBUG where its logger is
+    enabled for DEBUG. Records of any other fit, or logged outside one, pass unchanged (the
+    budget is the current context's: each thread's fit has its own).
+    """
+
+    #: mlflow's loggers of those warnings (2.17 and 3.17): the flavor's and safe_patch's.
+    LOGGERS = ("mlflow.pyspark.ml", "mlflow.utils.autologging_utils")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        budget = current_http_budget()
+        if budget is None or budget.stopped is None:
+            return True
+        if not logging.getLogger(record.name).isEnabledFor(logging.DEBUG):
+            return False
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return True
+
+
+_STOPPED_FIT_LOGS = _StoppedFitLogs()
+
+
+def _quiet_stopped_fits() -> None:
+    """Add :class:`_StoppedFitLogs` to autolog's loggers (once: ``addFilter`` ignores a filter
+    already there). It stays: outside a fit whose tracking stopped it passes every record."""
+    for name in _StoppedFitLogs.LOGGERS:
+        logging.getLogger(name).addFilter(_STOPPED_FIT_LOGS)
+
+
 @contextmanager
 def _keep_cache(dataset: Any) -> Iterator[None]:
     """Keep a cached DataFrame cached across autolog, which persist()s and then unpersist()s it.
@@ -217,6 +253,7 @@ def log_fit(
         ``child_key`` tag, which autolog's children carry too), completes what was cut short and
         creates the rest, every child once.
     """
+    _quiet_stopped_fits()
     with fixing(ctx, tuner) as fix, _keep_cache(dataset):
         model = fit()
     budget = current_http_budget()

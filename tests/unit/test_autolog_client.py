@@ -131,3 +131,52 @@ def test_first_fit_other_runs_and_no_fit_pass_through(client: Client, tmp_path: 
         "best_parameters.json={}",
     ]
     assert client.listed == 0  # a first fit never lists the parent's artifacts
+
+
+@pytest.mark.parametrize("name", ["mlflow.pyspark.ml", "mlflow.utils.autologging_utils"])
+def test_autologs_warnings_about_a_stopped_fit_are_dropped_or_passed_on_as_debug(
+    name: str,
+) -> None:
+    """A warning autolog logs while this context's fit budget is stopped is dropped (the fit's
+    TrackingWarning covers it), or passed as DEBUG where the logger is enabled for DEBUG;
+    before the stop, outside a fit and below WARNING, records pass unchanged."""
+    import logging
+
+    from legacy_mllib_tracking._autolog import _quiet_stopped_fits
+    from legacy_mllib_tracking._compat_http import http_budget
+
+    seen: list[tuple[int, str]] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append((record.levelno, record.getMessage()))
+
+    logger = logging.getLogger(name)
+    handler, level = Collect(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    _quiet_stopped_fits()
+    _quiet_stopped_fits()  # idempotent: one filter
+    try:
+        logger.warning("outside a fit")
+        with http_budget(5.0) as budget:
+            assert budget is not None
+            logger.warning("before the stop")
+            budget.stop("the server did not answer")
+            logger.warning("after the stop")
+            logger.error("an error after the stop")
+            logger.info("info after the stop")
+            logger.setLevel(logging.DEBUG)
+            logger.warning("after the stop, DEBUG on")
+        logger.warning("after the fit")
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert seen == [
+        (logging.WARNING, "outside a fit"),
+        (logging.WARNING, "before the stop"),
+        (logging.INFO, "info after the stop"),
+        (logging.DEBUG, "after the stop, DEBUG on"),
+        (logging.WARNING, "after the fit"),
+    ]
+    assert sum(type(f).__name__ == "_StoppedFitLogs" for f in logger.filters) == 1
