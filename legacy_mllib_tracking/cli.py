@@ -53,7 +53,8 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser and each command's own parser, by name."""
     parser = Parser(
         prog=PROG,
         description="Legacy automated MLflow tracking for MLlib tuning, on any runtime.",
@@ -62,7 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     for module in (_cli_explain, _cli_runs, _cli_demo, _cli_notebooks):
         module.register(sub)
-    return parser
+    return parser, dict(sub.choices)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -78,7 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(words: list[str]) -> int:
-    args = _parser().parse_args(words)
+    parser, commands = _parser()
+    args, unknown = parser.parse_known_args(words)
+    if unknown:  # named by the command they were given to, with its --help
+        commands[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     args.argv = words  # for hints that repeat the command with one value changed
     prefix = f"{PROG} {args.command}: error:"
     try:

@@ -210,6 +210,30 @@ def test_bad_input_exits_2_with_one_line_naming_the_value(
 
 
 @pytest.mark.parametrize(
+    ("argv", "command", "unknown"),
+    [
+        pytest.param(["migrate", "nb.py", "--format", "json"], "migrate", "--format json"),
+        pytest.param(["scan", "--tracking-uri", "x", "."], "scan", "--tracking-uri"),
+        pytest.param(["explain", "--verbose"], "explain", "--verbose"),
+        pytest.param(["--bogus", "tree", "abc"], "tree", "--bogus"),
+    ],
+)
+def test_an_unknown_option_is_named_by_the_command_it_was_given_to(
+    argv: list[str], command: str, unknown: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An option a command does not take: exit 2, one line starting with the command's name
+    (not the program's alone, which reads as if the command were wrong), with its --help."""
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == (
+        f"legacy-mllib-tracking {command}: error: unrecognized arguments: {unknown} (see --help)\n"
+    )
+
+
+@pytest.mark.parametrize(
     ("argv", "named"),
     [
         pytest.param(["--runtime", "bogus-9"], "'bogus-9'", id="bad-runtime"),
