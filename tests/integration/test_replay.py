@@ -27,6 +27,7 @@ from legacy_mllib_tracking.keys import (
     TAG_PARENT_RUN_ID,
 )
 
+from ..unit.fresh import run_python
 from .builders import tuner
 from .helpers import assert_contract
 from .servers import AuthProxy, free_port
@@ -314,19 +315,8 @@ def test_replay_into_a_read_only_store_says_why_in_one_line_without_sql_and_keep
     folder = tmp_path / "spool"
     path, _ = _spool(folder, version=2, uri=uri, experiment_name="read-only")
     _make_read_only(store)
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "legacy_mllib_tracking", "replay", str(folder)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
-        check=False,
-    )
+    # a process of its own: mlflow's log lines reach the real stderr there
+    result = run_python("-m", "legacy_mllib_tracking", "replay", str(folder), cwd=tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout == ""
     lines = result.stderr.splitlines()
