@@ -35,6 +35,7 @@ __all__ = [
     "autolog_config",
     "autolog_disabled",
     "autolog_session_active",
+    "autologging_off",
     "check_versions",
     "cv_std_metrics",
     "finish_run",
@@ -149,6 +150,18 @@ def autolog_config() -> dict[str, Any] | None:
 def autolog_disabled() -> bool:
     """Return whether pyspark.ml autologging is off (never enabled, or disabled)."""
     return autolog_config() is None
+
+
+def autologging_off() -> contextlib.AbstractContextManager[Any]:
+    """A context in which mlflow's autologging logs nothing (its own switch, 2.x and 3.x:
+    ``mlflow.utils.autologging_utils.disable_autologging``); where it moved, a context that
+    changes nothing (autolog then logs, and waits out its retries against a store that is down)."""
+    try:
+        from mlflow.utils.autologging_utils import disable_autologging
+    except ImportError:  # pragma: no cover - moved in a future mlflow
+        _logger.debug("mlflow's disable_autologging is gone: autolog is not paused")
+        return contextlib.nullcontext()
+    return disable_autologging()
 
 
 def autolog_session_active() -> bool:

@@ -42,7 +42,6 @@ from legacy_mllib_tracking._patching import PatchSet
 from legacy_mllib_tracking._safety import (
     error_text,
     recorded_uri,
-    redact,
     run_with_deadline,
     store_unreachable,
 )
@@ -148,10 +147,8 @@ def _untracked(
         fit_id=fit_id,
     )
     if mode is Mode.AUTOLOG:
-        # mlflow's own switch (2.x, 3.x): autolog would otherwise wait out its retries per call.
-        from mlflow.utils.autologging_utils import disable_autologging
-
-        with disable_autologging():
+        # autolog would otherwise wait out its retries per call against the store that is down
+        with _compat.autologging_off():
             model = original(tuner, *args, **kwargs)
     else:
         model = original(tuner, *args, **kwargs)
@@ -163,7 +160,7 @@ def _untracked(
         path = write_spool(record)
         where = f"saved to {path}; when the store is back, {replay_hint(path, uri)}"
     except Exception as error:
-        where = f"and could not be saved either ({type(error).__name__}: {redact(str(error))})"
+        where = f"and could not be saved either ({error_text(error)})"
     warnings.warn(
         f"legacy-mllib-tracking: the {type(tuner).__name__} fit ran untracked because the "
         f"tracking store {why}; its run layout was not logged, {where}",
