@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import collections
 import contextlib
+import http.client
+import http.server
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -110,6 +117,99 @@ class MlflowServer:
             stop_process_group(process, grace=20)
 
 
+#: Headers of one hop, never relayed; Content-Length is set again for what is sent.
+_HOP_HEADERS = frozenset({"transfer-encoding", "connection", "content-length", "keep-alive"})
+
+
+class _Forwarding(http.server.BaseHTTPRequestHandler):
+    """The request handler the proxies below share: read a request, forward it to ``target``
+    (``http.client``: no redirects followed, no proxy settings from the environment), relay the
+    answer, or parts of it. Each proxy subclasses it with ``target`` set and writes
+    :meth:`forward`."""
+
+    target: urllib.parse.ParseResult
+    #: request headers not forwarded (``host`` is the proxy's own)
+    dropped: tuple[str, ...] = ("host",)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def body(self) -> bytes | None:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else None
+
+    def fetch(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes] | None:
+        """Forward the request; return the server's status, headers and body, or ``None``
+        when the server is down (refused, reset)."""
+        host = self.target.hostname or "127.0.0.1"
+        connection = http.client.HTTPConnection(host, self.target.port, timeout=60)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in self.dropped}
+            connection.request(self.command, self.path, body=body, headers=headers)
+            response = connection.getresponse()
+            answer = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS]
+            return response.status, answer, response.read()
+        except OSError:
+            return None
+        finally:
+            connection.close()
+
+    def reply(
+        self,
+        status: int,
+        headers: list[tuple[str, str]] | None = None,
+        payload: bytes = b"",
+        *,
+        cut: bool = False,
+    ) -> None:
+        """Answer; ``cut``: half the body, then the connection is closed (a dropped answer)."""
+        self.send_response(status)
+        for key, value in headers or ():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload[: len(payload) // 2] if cut else payload)
+        if cut:
+            self.wfile.flush()
+            self.close_connection = True
+
+    def relay(self, body: bytes | None, *, cut: bool = False) -> None:
+        """Forward and relay the answer; 502 when the server is down, as a load balancer."""
+        answer = self.fetch(body)
+        if answer is None:
+            self.reply(502)
+        else:
+            self.reply(*answer, cut=cut)
+
+    def forward(self) -> None:
+        raise NotImplementedError
+
+    def do_GET(self) -> None:
+        self.forward()
+
+    do_POST = do_PATCH = do_DELETE = do_GET
+
+
+class _Listener:
+    """A :class:`ThreadingHTTPServer` on 127.0.0.1 in daemon threads, started and stopped."""
+
+    def __init__(self, handler: type[_Forwarding], port: int) -> None:
+        self.handler, self.port = handler, port
+        self.server: http.server.ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
+        server.daemon_threads = True
+        self.server = server
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        server, self.server = self.server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+
+
 class AuthProxy:
     """A loopback proxy in front of a real server that answers 401 to any request without the
     expected ``Authorization`` header and forwards the others, as a server behind basic auth does.
@@ -120,75 +220,35 @@ class AuthProxy:
     """
 
     def __init__(self, target: str, *, user: str, password: str, port: int | None = None) -> None:
-        import base64
-        import http.server
-        import urllib.error
-
-        self.target = target.rstrip("/")
         self.port = port or free_port()
         self.refused = 0
         expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
+        class Handler(_Forwarding):
+            dropped = ("host", "authorization")
 
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
+            def forward(self) -> None:
+                body = self.body()
                 if self.headers.get("Authorization") != expected:
                     proxy.refused += 1
-                    self.send_response(401)
-                    self.send_header("WWW-Authenticate", 'Basic realm="mlflow"')
-                    self.send_header("Content-Length", "0")
-                    self.end_headers()
+                    self.reply(401, [("WWW-Authenticate", 'Basic realm="mlflow"')])
                     return
-                request = urllib.request.Request(
-                    proxy.target + self.path,
-                    data=body,
-                    method=self.command,
-                    headers={
-                        k: v
-                        for k, v in self.headers.items()
-                        if k.lower() not in ("host", "authorization")
-                    },
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=60) as response:
-                        status, payload = response.status, response.read()
-                        headers = response.headers.items()
-                except urllib.error.HTTPError as error:
-                    status, payload, headers = error.code, error.read(), error.headers.items()
-                self.send_response(status)
-                for key, value in headers:
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.relay(body)
 
-            do_GET = do_POST = do_PATCH = do_DELETE = _forward
-
-        self._handler = Handler
-        self.server: http.server.ThreadingHTTPServer | None = None
+        Handler.target = urllib.parse.urlparse(target)
+        self._listener = _Listener(Handler, self.port)
 
     @property
     def uri(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> AuthProxy:
-        import http.server
-        import threading
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self._listener.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
+        self._listener.stop()
 
 
 class FlakyProxy:
@@ -219,11 +279,6 @@ class FlakyProxy:
         """``every=0`` refuses nothing. With ``trip_after_creates=N``, ``on_trip`` runs (in its
         own thread) right after the N-th ``runs/create`` was answered; while the server is down
         the proxy answers 502, as a load balancer in front of a dead backend does."""
-        import http.server
-        import threading
-        import urllib.error
-
-        self.target = target.rstrip("/")
         self.every = every
         self.count = 0
         self.refused = 0
@@ -234,23 +289,26 @@ class FlakyProxy:
         lock = threading.Lock()
         proxy = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
+        class Handler(_Forwarding):
+            def fetch(self, body: bytes | None) -> tuple[int, list[tuple[str, str]], bytes] | None:
+                answer = super().fetch(body)
+                if answer is None:
+                    with lock:
+                        proxy.down_answers += 1
+                return answer
 
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
+            def forward(self) -> None:
+                body = self.body()
                 trip = False
                 if self.command == "POST":
                     with lock:
                         proxy.count += 1
                         refuse = bool(proxy.every) and proxy.count % proxy.every == 0
                         proxy.refused += refuse
-                    if refuse and after_forwarding:
-                        self._send(body, reply=False)
                     if refuse:
-                        self._status(503)
+                        if after_forwarding:
+                            self.fetch(body)  # the server does it, the answer is lost
+                        self.reply(503)
                         return
                     if self.path.endswith("/runs/create"):
                         with lock:
@@ -259,68 +317,30 @@ class FlakyProxy:
                             lose = proxy.lost < lose_creates
                             proxy.lost += lose
                         if lose:
-                            self._send(body, reply=lose_as == "cut", cut=True)
-                            if lose_as != "cut":
-                                self._status(503)
+                            if lose_as == "cut":
+                                self.relay(body, cut=True)
+                            else:
+                                self.fetch(body)
+                                self.reply(503)
                             return
-                self._send(body)
+                self.relay(body)
                 if trip and on_trip is not None:
                     proxy.tripped.set()
                     threading.Thread(target=on_trip, daemon=True).start()
 
-            def _status(self, code: int) -> None:
-                self.send_response(code)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def _send(self, body: bytes | None, reply: bool = True, cut: bool = False) -> None:
-                request = urllib.request.Request(
-                    proxy.target + self.path,
-                    data=body,
-                    method=self.command,
-                    headers={k: v for k, v in self.headers.items() if k.lower() != "host"},
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=60) as response:
-                        status, payload = response.status, response.read()
-                        headers = response.headers.items()
-                except urllib.error.HTTPError as error:
-                    status, payload, headers = error.code, error.read(), error.headers.items()
-                except OSError:  # the server is down
-                    with lock:
-                        proxy.down_answers += 1
-                    if reply:
-                        self._status(502)
-                    return
-                if not reply:
-                    return
-                self.send_response(status)
-                for key, value in headers:
-                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
-                        self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload[: len(payload) // 2] if cut else payload)
-                if cut:
-                    self.wfile.flush()
-                    self.close_connection = True
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _forward
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        Handler.target = urllib.parse.urlparse(target)
+        self._listener = _Listener(Handler, free_port())
 
     @property
     def uri(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"http://127.0.0.1:{self._listener.port}"
 
     def __enter__(self) -> FlakyProxy:
-        self.thread.start()
+        self._listener.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self._listener.stop()
 
 
 class FaultProxy:
@@ -351,11 +371,6 @@ class FaultProxy:
         slow: tuple[float, float] = (0.5, 3.0),
         refuse_for: tuple[float, float] = (1.0, 3.0),
     ) -> None:
-        import collections
-        import random
-        import threading
-
-        self.target = target.rstrip("/")
         self.rate = rate
         self.enabled = True
         self.injected: collections.Counter[str] = collections.Counter()
@@ -365,9 +380,33 @@ class FaultProxy:
         self._refuse_for = refuse_for
         self._turn = 0
         self._lock = threading.Lock()
-        self._server: Any = None
         self._paused = False
         self._closed = False
+        proxy = self
+
+        class Handler(_Forwarding):
+            def forward(self) -> None:
+                body = self.body()
+                kind, seconds = proxy._draw()
+                if kind == "refused":
+                    threading.Thread(target=proxy._pause, args=(seconds,), daemon=True).start()
+                    self.close_connection = True
+                    return
+                if kind == "503-before":
+                    self.reply(503)
+                    return
+                if kind == "slow":
+                    time.sleep(seconds)
+                if kind == "503-after":
+                    if self.fetch(body) is None:
+                        self.reply(502)
+                    else:
+                        self.reply(503)
+                    return
+                self.relay(body, cut=kind == "dropped")
+
+        Handler.target = urllib.parse.urlparse(target)
+        self._listener = _Listener(Handler, self.port)
 
     @property
     def uri(self) -> str:
@@ -385,113 +424,28 @@ class FaultProxy:
             low, high = self._slow if kind == "slow" else self._refuse_for
             return kind, self._random.uniform(low, high)
 
-    def _handler(self) -> type:
-        import http.client
-        import http.server
-        import threading
-        import urllib.parse
-
-        proxy = self
-        target = urllib.parse.urlparse(self.target)
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: object) -> None:
-                pass
-
-            def _forward(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else None
-                kind, seconds = proxy._draw()
-                if kind == "refused":
-                    threading.Thread(target=proxy._pause, args=(seconds,), daemon=True).start()
-                    self.close_connection = True
-                    return
-                if kind == "503-before":
-                    self._reply(503, [], b"")
-                    return
-                if kind == "slow":
-                    time.sleep(seconds)
-                try:
-                    connection = http.client.HTTPConnection(
-                        target.hostname, target.port, timeout=60
-                    )
-                    headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                    connection.request(self.command, self.path, body=body, headers=headers)
-                    response = connection.getresponse()
-                    status, payload = response.status, response.read()
-                    answer = [
-                        (k, v)
-                        for k, v in response.getheaders()
-                        if k.lower() not in ("transfer-encoding", "connection", "content-length")
-                    ]
-                    connection.close()
-                except OSError:  # the server is down: a load balancer answers 502
-                    self._reply(502, [], b"")
-                    return
-                if kind == "503-after":
-                    self._reply(503, [], b"")
-                elif kind == "dropped":
-                    self._reply(status, answer, payload, cut=True)
-                else:
-                    self._reply(status, answer, payload)
-
-            def _reply(
-                self,
-                status: int,
-                headers: list[tuple[str, str]],
-                payload: bytes,
-                cut: bool = False,
-            ) -> None:
-                self.send_response(status)
-                for key, value in headers:
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload[: len(payload) // 2] if cut else payload)
-                if cut:
-                    self.wfile.flush()
-                    self.close_connection = True
-
-            do_GET = do_POST = do_PATCH = do_DELETE = _forward
-
-        return Handler
-
-    def _listen(self) -> None:
-        import http.server
-        import threading
-
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
-        server.daemon_threads = True
-        self._server = server
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-
     def _pause(self, seconds: float) -> None:
         with self._lock:
             if self._paused or self._closed:
                 return
             self._paused = True
-        server, self._server = self._server, None
-        server.shutdown()
-        server.server_close()
+        self._listener.stop()
         time.sleep(seconds)
         with self._lock:
             self._paused = False
             if self._closed:
                 return
-        self._listen()
+        self._listener.start()
 
     def __enter__(self) -> FaultProxy:
-        self._listen()
+        self._listener.start()
         return self
 
     def close(self) -> None:
         """Stop listening (for good)."""
         with self._lock:
             self._closed = True
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
+        self._listener.stop()
 
     def __exit__(self, *exc: object) -> None:
         self.close()
