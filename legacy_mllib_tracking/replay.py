@@ -19,8 +19,10 @@ and counted; a spool file of a version this library does not know is kept.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -83,6 +85,46 @@ class ReplayResult:
     tracking_uri: str | None = None
     uri_source: str | None = None
     ignored: str | None = None
+
+
+_BUSY = (
+    "another replay is replaying this file right now (its lock is held): left to that one, "
+    "so that no child run is created twice"
+)
+
+
+@contextlib.contextmanager
+def _claimed(file: Path) -> Iterator[str | None]:
+    """Hold an exclusive lock on the spool file ``file`` while it is replayed.
+
+    Two replays of one folder at once (two terminals, overlapping scheduled runs) would each
+    create the children the store lacks; with the lock the second leaves the file to the first.
+    Yields ``None`` when this process holds the lock, ``"busy"`` when another one does, and
+    ``"gone"`` when the file was replayed (moved) since the folder was listed. Where ``fcntl``
+    is missing (Windows) nothing is locked.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield None
+        return
+    try:
+        handle = open(file, "rb")  # noqa: SIM115 - held for the with block's whole body
+    except FileNotFoundError:
+        yield "gone"
+        return
+    with handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield "busy"
+            return
+        try:
+            same = os.stat(file).st_ino == os.fstat(handle.fileno()).st_ino
+        except FileNotFoundError:
+            same = False
+        # the lock is released when the handle closes, after the file was moved to replayed/
+        yield None if same else "gone"
 
 
 def _now_ms() -> int:
@@ -305,51 +347,57 @@ def replay(
     problems: dict[str, str | None] = {}
     results = []
     for file in _files(folder):
-        try:
-            record = read_record(file)
-        except NotSpoolFile as why:
-            results.append(ReplayResult(file, ignored=f"not a spool file: {why}"))
-            continue
-        except ValueError as error:
-            results.append(ReplayResult(file, error=str(error)))
-            continue
-        if tracking_uri is not None:
-            uri, source = tracking_uri, "given"
-        else:
-            # version 1 recorded the URI with its credentials replaced by '***': drop them
-            uri = recorded_uri(str(record.get("tracking_uri") or ""))
-            source = "recorded in the file"
-        shown = redact(uri)
-        if not uri:
-            results.append(
-                ReplayResult(
-                    file,
-                    error="the file records no tracking URI: pass --tracking-uri",
+        with _claimed(file) as claim:
+            if claim == "gone":  # replayed by another process since the folder was listed
+                continue
+            if claim == "busy":
+                results.append(ReplayResult(file, error=_BUSY))
+                continue
+            try:
+                record = read_record(file)
+            except NotSpoolFile as why:
+                results.append(ReplayResult(file, ignored=f"not a spool file: {why}"))
+                continue
+            except ValueError as error:
+                results.append(ReplayResult(file, error=str(error)))
+                continue
+            if tracking_uri is not None:
+                uri, source = tracking_uri, "given"
+            else:
+                # version 1 recorded the URI with its credentials replaced by '***': drop them
+                uri = recorded_uri(str(record.get("tracking_uri") or ""))
+                source = "recorded in the file"
+            shown = redact(uri)
+            if not uri:
+                results.append(
+                    ReplayResult(
+                        file,
+                        error="the file records no tracking URI: pass --tracking-uri",
+                    )
                 )
-            )
-            continue
-        if uri not in problems:
-            problems[uri] = _store_problem(uri, _PROBE_TIMEOUT)
-        if problems[uri] is not None:
-            results.append(
-                ReplayResult(
-                    file,
-                    error=str(problems[uri]),
-                    tracking_uri=shown,
-                    uri_source=source,
+                continue
+            if uri not in problems:
+                problems[uri] = _store_problem(uri, _PROBE_TIMEOUT)
+            if problems[uri] is not None:
+                results.append(
+                    ReplayResult(
+                        file,
+                        error=str(problems[uri]),
+                        tracking_uri=shown,
+                        uri_source=source,
+                    )
                 )
-            )
-            continue
-        client = clients.get(uri) or clients.setdefault(uri, MlflowClient(tracking_uri=uri))
-        try:
-            result = _replay_one(client, file, record)
-        except Exception as error:
-            # one line: a store error's text can carry the SQL statement and its parameters
-            result = ReplayResult(file, error=error_text(error))
-        else:
-            done = file.parent / "replayed"
-            done.mkdir(exist_ok=True)
-            os.replace(file, done / file.name)
-        result.tracking_uri, result.uri_source = shown, source
-        results.append(result)
+                continue
+            client = clients.get(uri) or clients.setdefault(uri, MlflowClient(tracking_uri=uri))
+            try:
+                result = _replay_one(client, file, record)
+            except Exception as error:
+                # one line: a store error's text can carry the SQL statement and its parameters
+                result = ReplayResult(file, error=error_text(error))
+            else:
+                done = file.parent / "replayed"
+                done.mkdir(exist_ok=True)
+                os.replace(file, done / file.name)
+            result.tracking_uri, result.uri_source = shown, source
+            results.append(result)
     return results

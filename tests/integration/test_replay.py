@@ -330,6 +330,32 @@ def test_replay_into_a_read_only_store_says_why_in_one_line_without_sql_and_keep
     assert path.exists() and not (folder / "replayed").exists()
 
 
+def test_a_file_another_replay_holds_is_left_to_it_and_replayed_once_free(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two replays of one folder at once (two terminals, overlapping scheduled runs): the file
+    the other one is replaying (its lock held) is kept, nothing of it is created here; once the
+    lock is free the file replays, every child once."""
+    import fcntl
+
+    uri = _store(tmp_path / "mlflow.db")
+    folder = tmp_path / "spool"
+    path, fit_id = _spool(folder, version=2, uri=uri, experiment_name="locked")
+    capsys.readouterr()  # mlflow's lines about the new store
+    with path.open("rb") as other:
+        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # the other replay
+        assert main(["replay", str(folder)]) == 1
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1, (out, err)
+    assert err.startswith(f"kept     {path}: another replay is replaying this file"), err
+    assert path.exists()
+    assert MlflowClient(tracking_uri=uri).get_experiment_by_name("locked") is None
+    assert main(["replay", str(folder)]) == 0
+    _, children = _tree(uri, fit_id)
+    assert sorted(c.data.params["regParam"] for c in children) == ["0", "1", "2"]
+    assert not path.exists() and (folder / "replayed" / path.name).exists()
+
+
 # --- credentials -------------------------------------------------------------------------------
 
 
