@@ -162,15 +162,20 @@ class _Forwarding(http.server.BaseHTTPRequestHandler):
         *,
         cut: bool = False,
     ) -> None:
-        """Answer; ``cut``: half the body, then the connection is closed (a dropped answer)."""
-        self.send_response(status)
-        for key, value in headers or ():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload[: len(payload) // 2] if cut else payload)
+        """Answer; ``cut``: half the body, then the connection is closed (a dropped answer).
+        A client that gave up meanwhile (its timeout, a fit's deadline) is no error."""
+        try:
+            self.send_response(status)
+            for key, value in headers or ():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload[: len(payload) // 2] if cut else payload)
+            if cut:
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            cut = True
         if cut:
-            self.wfile.flush()
             self.close_connection = True
 
     def relay(self, body: bytes | None, *, cut: bool = False) -> None:
