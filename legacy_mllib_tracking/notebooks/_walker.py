@@ -29,6 +29,10 @@ _CHILD_FIELDS: dict[type, tuple[str, ...]] = {}
 _NO_CHILD_FIELDS = frozenset({"ctx", "id", "attr", "arg", "name", "op", "kind", "conversion"})
 
 
+#: A function or class defined in the notebook that fits nothing (one shared frozen value).
+_NO_FITS = _Function(frozenset(), False)
+
+
 def _child_fields(kind: type) -> tuple[str, ...]:
     fields = tuple(f for f in kind._fields if f not in _NO_CHILD_FIELDS)  # type: ignore[attr-defined]
     _CHILD_FIELDS[kind] = fields
@@ -61,17 +65,25 @@ class _PythonCell(_Calls):
 
     def light(self, tree: ast.Module) -> None:
         """The pass for a cell with nothing to report: bind what later cells may use."""
+        # Assignments first and ``type() is``, as in statement(): this runs for most cells.
         for node in tree.body:
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
+            kind = type(node)
+            if kind is ast.Assign or kind is ast.AnnAssign:
+                value_node = node.value  # type: ignore[attr-defined]
+                if value_node is None:
+                    continue
+                value = self.value(value_node) if type(value_node) is ast.Call else None
+                constant = _literal(value_node) if type(value_node) is ast.Constant else None
+                if kind is ast.Assign:
+                    for target in node.targets:  # type: ignore[attr-defined]
+                        self.bind(target, value, constant)
+                else:
+                    self.bind(node.target, value, constant)  # type: ignore[attr-defined]
+            elif kind is ast.Import or kind is ast.ImportFrom:
                 self.statement(node)
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
-                value = self.value(node.value) if isinstance(node.value, ast.Call) else None
-                constant = _literal(node.value)
-                for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
-                    self.bind(target, value, constant)
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.ClassDef:
                 # Defined here, so a tuner passed to it later is no call into another file.
-                self.state.functions[node.name] = _Function(frozenset(), False)
+                self.state.functions[node.name] = _NO_FITS  # type: ignore[attr-defined]
 
     def body(self, statements: Sequence[ast.stmt]) -> None:
         for statement in statements:
@@ -86,7 +98,7 @@ class _PythonCell(_Calls):
                 return
             self.expression(value_node)
             value = self.value(value_node)
-            constant = _literal(value_node)
+            constant = _literal(value_node) if type(value_node) is ast.Constant else None
             if kind is ast.Assign:
                 for target in node.targets:  # type: ignore[attr-defined]
                     self.bind(target, value, constant)
@@ -150,7 +162,7 @@ class _PythonCell(_Calls):
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             self.function(node)
         elif isinstance(node, ast.ClassDef):
-            self.state.functions[node.name] = _Function(frozenset(), False)
+            self.state.functions[node.name] = _NO_FITS
             self.body(node.body)
         else:
             for child in ast.iter_child_nodes(node):
