@@ -107,7 +107,7 @@ class Verdict(StrEnum):
     @property
     def rank(self) -> int:
         """0 for ok, 1 for review, 2 for migrate."""
-        return ("ok", "review", "migrate").index(self.value)
+        return ("ok", "review", "migrate").index(self._value_)  # (not .value: see Finding.to_dict)
 
 
 @dataclass(frozen=True)
@@ -195,18 +195,23 @@ class Finding:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the JSON object of this finding (schema 1): common keys, then the details."""
+        # (``_value_``, not ``.value``: the enum property is a Python-level call; this runs for
+        # every finding of a JSON report.)
+        verdict = self.verdict
         payload: dict[str, Any] = {
-            "kind": self.kind.value,
+            "kind": self.kind._value_,
             "cell": self.cell,
             "line": self.line,
             "file_line": self.file_line,
             "text": self.text,
             "executed": self.executed,
-            "verdict": None if self.verdict is None else self.verdict.value,
+            "verdict": None if verdict is None else verdict._value_,
             "message": self.message,
         }
-        for key, value in self.details.items():
-            payload[key] = [dict(v) for v in value] if key == "params" else value
+        details = self.details
+        payload.update(details)
+        if "params" in details:  # the one nested value: copied (re-set in place, same order)
+            payload["params"] = [dict(v) for v in details["params"]]
         return payload
 
 
@@ -300,7 +305,7 @@ class NotebookReport:
         return {
             "name": self.notebook.name,
             "language": self.notebook.language,
-            "verdict": self.verdict.value,
+            "verdict": self.verdict._value_,
             "configure_call": self.configure_call(),
             "findings": [finding.to_dict() for finding in self.findings],
         }
@@ -319,7 +324,7 @@ class FileReport:
         """Return the JSON object of this file (schema 1)."""
         return {
             "path": self.path,
-            "format": self.format.value,
+            "format": self.format._value_,
             "error": self.error,
             "notebooks": [report.to_dict() for report in self.notebooks],
         }
@@ -343,7 +348,7 @@ class Tally:
             self.counts["errors"] += 1
         for report in file.notebooks:
             self.counts["scanned"] += 1
-            self.counts[report.verdict.value] += 1
+            self.counts[report.verdict._value_] += 1
             if report.verdict.rank > self.worst.rank:
                 self.worst = report.verdict
 
