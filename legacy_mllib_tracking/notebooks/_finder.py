@@ -46,19 +46,21 @@ def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[int, str, bo
     """
     low, high = min(hits), max(hits)
     single = low == high
+    constant, expr = ast.Constant, ast.Expr
     stack: list[ast.AST] = [tree]
     while stack:
         node = stack.pop()
-        if isinstance(node, ast.Constant):
-            if isinstance(node.value, str):
-                yield node.lineno, node.value, True
+        kind = type(node)  # ``type() is``: ast.parse makes no subclasses (a hot loop)
+        if kind is constant:
+            if type(node.value) is str:  # type: ignore[attr-defined]
+                yield node.lineno, node.value, True  # type: ignore[attr-defined]
             continue
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
-            if isinstance(node.value.value, str):
-                yield node.value.lineno, node.value.value, False
+        if kind is expr and type(node.value) is constant:  # type: ignore[attr-defined]
+            if type(node.value.value) is str:  # type: ignore[attr-defined]
+                yield node.value.lineno, node.value.value, False  # type: ignore[attr-defined]
             continue
-        children = []
-        for child in _children(node):
+        # Pushed last child first, so they pop in source order.
+        for child in reversed(_children(node)):
             start = getattr(child, "lineno", None)
             if start is not None:
                 end = getattr(child, "end_lineno", None) or start
@@ -66,8 +68,7 @@ def _strings_on(tree: ast.Module, hits: set[int]) -> Iterator[tuple[int, str, bo
                     continue
                 if not single and not any(start <= n <= end for n in hits):
                     continue
-            children.append(child)
-        stack.extend(reversed(children))
+            stack.append(child)
 
 
 def _parse(text: str) -> ast.Module:

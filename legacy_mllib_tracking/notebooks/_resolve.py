@@ -89,11 +89,12 @@ class _Resolver:
     # values -----------------------------------------------------------------------------------
 
     def value(self, node: ast.AST | None) -> Any:
-        if isinstance(node, ast.Name):
+        # ``type() is``, not isinstance (ast.parse makes no subclasses): runs for every value.
+        if type(node) is ast.Name:
             return self.state.names.get(node.id)
-        if isinstance(node, ast.Call):
+        if type(node) is ast.Call:
             return self.call_value(node)
-        if isinstance(node, (ast.List, ast.Tuple)):
+        if type(node) is ast.List or type(node) is ast.Tuple:
             return _List(tuple(self.value(item) for item in node.elts))
         if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
             left, right = self.value(node.left), self.value(node.right)
@@ -109,8 +110,8 @@ class _Resolver:
         func = call.func
         last = (
             func.attr
-            if isinstance(func, ast.Attribute)
-            else (func.id if isinstance(func, ast.Name) else "")
+            if type(func) is ast.Attribute
+            else (func.id if type(func) is ast.Name else "")
         )
         tuner = self.is_class(func, TUNERS) if last in TUNERS else None
         if tuner is not None:
@@ -124,7 +125,7 @@ class _Resolver:
             stages = _kwarg(call, "stages") or (call.args[0] if call.args else None)
             value = self.value(stages)
             return _Pipeline(value if isinstance(value, _List) else _List(()))
-        if isinstance(func, ast.Attribute):
+        if type(func) is ast.Attribute:
             attr = func.attr
             if attr.startswith("set"):  # only a setter keeps its receiver's value
                 receiver = self.value(func.value)
