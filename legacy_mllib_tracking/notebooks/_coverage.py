@@ -55,7 +55,8 @@ def coverage(findings: Sequence[Finding]) -> list[Coverage | None]:
     ``configure()`` call (a script's ``if __name__ == "__main__":`` block, a later cell).
     """
     result: list[Coverage | None] = [None] * len(findings)
-    if not any(f.kind is Kind.LIBRARY_CONFIGURE and f.executed for f in findings):
+    configure = Kind.LIBRARY_CONFIGURE  # (read once: an enum class attribute is slow on 3.11)
+    if not any(f.kind is configure and f.executed for f in findings):
         return result
     active: Finding | None = None
     undone: Finding | None = None

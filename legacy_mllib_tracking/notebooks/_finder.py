@@ -146,12 +146,14 @@ def _python_cell(notebook: Notebook, cell: Cell, state: _State) -> list[Finding]
 def _fill_autolog_names(findings: list[Finding]) -> list[Finding]:
     """Say what plain autolog calls each legacy name, from the fits this notebook makes."""
     renamed: dict[str, str] = {}
+    # Kinds read once: an enum class attribute is a slow lookup on 3.11 (EnumType.__getattr__).
+    fit, legacy_ref = Kind.TUNING_FIT, Kind.LEGACY_NAME_REF
     for finding in findings:
-        if finding.kind is Kind.TUNING_FIT:
+        if finding.kind is fit:
             for param in finding.details["params"]:
                 renamed.setdefault(param["legacy"], param["autolog"])
     for finding in findings:
-        if finding.kind is Kind.LEGACY_NAME_REF:
+        if finding.kind is legacy_ref:
             group, _, name = finding.details["name"].partition(".")
             new = name if group == "metrics" else renamed.get(name, name)
             # The details dict is the finder's own until find() returns: fill it in place.

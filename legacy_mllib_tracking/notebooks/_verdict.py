@@ -42,8 +42,9 @@ __all__ = ["FACTS", "LEGACY_CALL", "Coverage", "assess", "coverage", "where"]
 def _flags(findings: Sequence[Finding]) -> dict[str, Any]:
     """The last executed value the notebook sets for each routing flag."""
     values: dict[str, Any] = {}
+    flag_set = Kind.FLAG_SET  # (read once: an enum class attribute is a slow lookup on 3.11)
     for finding in findings:
-        if finding.kind is Kind.FLAG_SET and finding.executed:
+        if finding.kind is flag_set and finding.executed:
             values[finding.details["flag"]] = finding.details["value"]
     return values
 
@@ -61,23 +62,26 @@ def assess(notebook: Notebook, findings: Sequence[Finding], target: Target) -> N
     assessed: list[Finding] = []
     own_autolog = False
     worst = Verdict.OK
+    worst_rank = worst.rank
     flags_so_far: dict[str, Any] = {}
+    # Kinds read once: an enum class attribute is a slow lookup on 3.11 (EnumType.__getattr__).
+    configure, autolog, flag_set = Kind.LIBRARY_CONFIGURE, Kind.AUTOLOG_CALL, Kind.FLAG_SET
     for finding, cover in zip(findings, covers, strict=True):
         verdict: Verdict | None
         if cover is not None and cover.covered:
             verdict, message = _covered_fit(finding, target, cover, own_autolog)
-        elif finding.kind is Kind.LIBRARY_CONFIGURE:
+        elif finding.kind is configure:
             verdict, message = _message(finding, target, decision, flags_so_far, own_autolog)
         else:
             verdict, message = _message(finding, target, decision, flags, own_autolog)
             if cover is not None:
                 message += _not_covered(cover)
-        if finding.kind is Kind.AUTOLOG_CALL and finding.executed:
+        if finding.kind is autolog and finding.executed:
             own_autolog = finding.details["disable"] is not True
-        elif finding.kind is Kind.FLAG_SET and finding.executed:
+        elif finding.kind is flag_set and finding.executed:
             flags_so_far[finding.details["flag"]] = finding.details["value"]
-        if verdict is not None and verdict.rank > worst.rank:
-            worst = verdict
+        if verdict is not None and verdict.rank > worst_rank:
+            worst, worst_rank = verdict, verdict.rank
         # (Not dataclasses.replace: several times dearer on large scans.)
         assessed.append(
             new_finding(
