@@ -25,7 +25,8 @@ class _Calls(_Resolver):
     functions, loops)."""
 
     def __init__(self, state: _State, cursor: _Cursor) -> None:
-        super().__init__(state)
+        # _Resolver.__init__ sets only this; a super() call costs more than it (once per cell).
+        self.state = state
         self.cursor = cursor
         self.with_depth = 0
         self.function_depth = 0  # > 0 inside a def: that code runs when called

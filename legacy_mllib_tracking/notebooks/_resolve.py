@@ -11,6 +11,7 @@ from typing import Any
 
 from legacy_mllib_tracking.notebooks._values import (
     _Estimator,
+    _estimator,
     _Evaluator,
     _Grid,
     _List,
@@ -148,7 +149,7 @@ class _Resolver:
         if last.endswith("Evaluator"):
             return self.evaluator(call)
         if last[:1].isupper() and last != "ParamGridBuilder":
-            return _Estimator(last)
+            return _estimator(last)
         return None
 
     def evaluator(self, node: ast.AST | None) -> _Evaluator | None:

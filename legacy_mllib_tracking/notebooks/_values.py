@@ -13,6 +13,15 @@ class _Estimator:
     cls: str
 
 
+def _estimator(cls: str) -> _Estimator:
+    """``_Estimator(cls)``, for every assigned ``SomeClass(...)`` call: the frozen dataclass's
+    __init__ goes through object.__setattr__, three times dearer than filling __dict__ (as
+    ``new_cell`` does; tests/unit/test_notebooks_finder.py compares the two)."""
+    estimator = object.__new__(_Estimator)
+    estimator.__dict__["cls"] = cls
+    return estimator
+
+
 @dataclass(frozen=True)
 class _Evaluator:
     cls: str

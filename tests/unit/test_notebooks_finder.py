@@ -723,12 +723,14 @@ def test_ipynb_install_continued_over_lines_before_code(tmp_path: Path) -> None:
 
 
 def test_the_hot_path_constructors_build_what_the_dataclasses_build() -> None:
-    """new_cell / new_finding (the scan's faster constructors) give values equal to Cell(...) /
-    Finding(...) with the same arguments, of the same class, with the same repr, and frozen."""
+    """new_cell / new_finding / _estimator (the scan's faster constructors) give values equal to
+    Cell(...) / Finding(...) / _Estimator(...) with the same arguments, of the same class, with
+    the same repr, and frozen."""
     import dataclasses
 
     from legacy_mllib_tracking.notebooks import Cell, Kind, Verdict
     from legacy_mllib_tracking.notebooks._model import new_cell, new_finding
+    from legacy_mllib_tracking.notebooks._values import _Estimator, _estimator
 
     cell_args = (3, "python", "%python", "%python\nx = 1", 12, "title", 2.5)
     finding_args = (Kind.FLAG_SET, 3, 2, 13, "x = 1", False, {"flag": "f"}, Verdict.REVIEW, "m")
@@ -737,6 +739,7 @@ def test_the_hot_path_constructors_build_what_the_dataclasses_build() -> None:
         (new_cell(*cell_args[:5]), Cell(*cell_args[:5])),
         (new_finding(*finding_args), Finding(*finding_args)),
         (new_finding(*finding_args[:7]), Finding(*finding_args[:7])),
+        (_estimator("LogisticRegression"), _Estimator("LogisticRegression")),
     ]
     for fast, slow in pairs:
         assert type(fast) is type(slow) and fast == slow and repr(fast) == repr(slow)
@@ -746,6 +749,8 @@ def test_the_hot_path_constructors_build_what_the_dataclasses_build() -> None:
     # every field is set: a field added to the dataclass must be added to its constructor
     assert set(vars(pairs[0][0])) == {f.name for f in dataclasses.fields(Cell)}
     assert set(vars(pairs[2][0])) == {f.name for f in dataclasses.fields(Finding)}
+    assert set(vars(pairs[4][0])) == {f.name for f in dataclasses.fields(_Estimator)}
+    assert hash(pairs[4][0]) == hash(pairs[4][1])
 
 
 @pytest.mark.parametrize(
