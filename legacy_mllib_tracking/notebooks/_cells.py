@@ -4,6 +4,7 @@ reader raises. Shared by every reader.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -59,14 +60,19 @@ def _cell(
     title: str | None = None,
     position: float | None = None,
 ) -> Cell:
-    magic = detect_magic(source)
+    # Most cells start with code: only a "%" or a blank first can lead to a magic (every cell
+    # of every notebook passes here).
+    head = source[:1]
+    magic = detect_magic(source) if head == "%" or head.isspace() else None
     effective = CELL_MAGICS[magic] if magic is not None else language
     return new_cell(index, effective, magic, source, first_file_line, title or None, position)
 
 
 def _decode(path: Path, data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
+        # = data.decode("utf-8-sig") (same BOM handling, same error offsets), without the
+        # Python-level codec function that one goes through
+        return (data[3:] if data[:3] == codecs.BOM_UTF8 else data).decode("utf-8")
     except UnicodeDecodeError as error:
         raise NotebookReadError(
             f"{path}: bytes at offset {error.start} do not decode as UTF-8"
