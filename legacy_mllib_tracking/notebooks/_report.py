@@ -150,6 +150,11 @@ def write_text(
     return tally
 
 
+#: json.dumps's own defaults but for the check for cycles (a dict and a set operation per dict
+#: and list; a report built by to_dict() has none): the same text, one encoder for every file.
+_ENCODER = json.JSONEncoder(check_circular=False)
+
+
 def write_json(target: str, files: Iterable[FileReport], out: TextIO) -> Tally:
     """Write the JSON document (schema 1) file by file, one file object per line.
 
@@ -161,7 +166,7 @@ def write_json(target: str, files: Iterable[FileReport], out: TextIO) -> Tally:
     separator = "\n"
     for file in files:
         tally.add(file)
-        out.write(separator + json.dumps(file.to_dict()))
+        out.write(separator + _ENCODER.encode(file.to_dict()))
         separator = ",\n"
     out.write(f'\n], "summary": {json.dumps(tally.summary())}}}\n')
     return tally
