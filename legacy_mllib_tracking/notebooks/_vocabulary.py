@@ -48,10 +48,7 @@ _EVALUATOR_DEFAULTS = {
     "RankingEvaluator": "meanAveragePrecision",
 }
 # "params.maxDepth", not "sklearn.metrics.f1", "client-params.s3" or a call "params.get(".
-# (The look-behind follows each word's first letter, "p(?<![\w.\-/]p)arams", rather than
-# leading the pattern: a pattern that starts with a look-behind is tried at every position,
-# one that starts with a "p" or an "m" only where those are; the matches are the same.)
-_LEGACY_REF = re.compile(r"(p(?<![\w.\-/]p)arams|m(?<![\w.\-/]m)etrics)\.(\w+)\b(?!\s*\()")
+_LEGACY_REF = re.compile(r"(?<![\w.\-/])(params|metrics)\.(\w+)\b(?!\s*\()")
 # Cells whose comments may hold something we report; only their lines are scanned for comments.
 _COMMENT_HINT = re.compile(r"#.*(?:trackMLlib|autologging\.enabled|autolog|params\.|metrics\.)")
 _LINE_MAGIC = re.compile(r"^[ \t]*[%!]", re.M)
