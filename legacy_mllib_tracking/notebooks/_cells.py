@@ -4,7 +4,6 @@ reader raises. Shared by every reader.
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -70,9 +69,7 @@ def _cell(
 
 def _decode(path: Path, data: bytes) -> str:
     try:
-        # = data.decode("utf-8-sig") (same BOM handling, same error offsets), without the
-        # Python-level codec function that one goes through
-        return (data[3:] if data[:3] == codecs.BOM_UTF8 else data).decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise NotebookReadError(
             f"{path}: bytes at offset {error.start} do not decode as UTF-8"
