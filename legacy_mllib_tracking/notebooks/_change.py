@@ -8,7 +8,7 @@ import difflib
 import io
 import json
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from legacy_mllib_tracking.notebooks._migration import (
@@ -21,6 +21,13 @@ from legacy_mllib_tracking.notebooks._model import (
     FileReport,
     Format,
     Notebook,
+)
+from legacy_mllib_tracking.notebooks._notebook_v1 import (
+    command_position,
+    entry_language,
+    folder_children,
+    folder_prefix,
+    identities,
 )
 from legacy_mllib_tracking.notebooks._rewrite import (
     RewriteError,
@@ -93,9 +100,6 @@ def _at(value: Any, where: Sequence[str | int]) -> Any:
     return value
 
 
-_DBC_SUFFIXES = {"python": ".python", "scala": ".scala", "sql": ".sql", "r": ".r"}
-
-
 _Location = tuple[str, tuple[str | int, ...]]  # (zip entry, JSON path to the NotebookV1)
 
 
@@ -114,16 +118,14 @@ def _dbc_locations(data: bytes, name: str) -> list[_Location]:
         names = archive.namelist()
         embedded: list[tuple[_Location, str, Any]] = []
         for entry in names:
-            last = entry.rsplit("/", 1)[-1]
-            if "." in last and "." + last.rsplit(".", 1)[1].lower() in _DBC_SUFFIXES.values():
+            if entry_language(entry) is not None:
                 continue
             try:
                 folder = json.loads(archive.read(entry).decode("utf-8-sig"))
             except ValueError:
                 continue
             if isinstance(folder, dict) and "children" in folder:
-                base = entry.rsplit(".", 1)[0] if "." in last else entry
-                for path, child_name, model in _children(folder, base.rstrip("/") + "/", ()):
+                for path, child_name, model in folder_children(folder, folder_prefix(entry)):
                     embedded.append(((entry, path), child_name, model))
         primary: _Location
         if name in names:
@@ -134,48 +136,20 @@ def _dbc_locations(data: bytes, name: str) -> list[_Location]:
             if match is None:
                 raise RewriteError(f"no entry of the archive holds notebook {name!r}")
             primary, _, model = match
-    identity, texts = _identity(model), _command_texts(model)
+    identity, texts = identities(model), _command_texts(model)
     copies = [
         where
         for where, _, other in embedded
-        if where != primary and identity & _identity(other) and _command_texts(other) == texts
+        if where != primary and identity & identities(other) and _command_texts(other) == texts
     ]
     return [primary, *copies]
-
-
-def _children(
-    folder: Any, prefix: str, path: tuple[str | int, ...]
-) -> Iterator[tuple[tuple[str | int, ...], str, Any]]:
-    """(JSON path, reader's name, NotebookV1) of every notebook under a folder's children."""
-    for i, child in enumerate(folder.get("children") or ()):
-        if not isinstance(child, dict):
-            continue
-        child_name = str(child.get("name") or "")
-        here = (*path, "children", i)
-        if isinstance(child.get("commands"), list):
-            language = str(child.get("language") or "python").lower()
-            yield here, f"{prefix}{child_name}{_DBC_SUFFIXES.get(language, '.python')}", child
-        elif "children" in child:
-            yield from _children(child, f"{prefix}{child_name}/", here)
-
-
-def _identity(model: Any) -> set[tuple[str, str]]:
-    if not isinstance(model, dict):
-        return set()
-    keys = ("origId", "guid")
-    return {(key, str(model[key])) for key in keys if model.get(key) not in (None, "")}
 
 
 def _command_texts(model: Any) -> list[str]:
     commands = model.get("commands") if isinstance(model, dict) else None
     if not isinstance(commands, list):
         return []
-    ordered = sorted(
-        (c for c in commands if isinstance(c, dict)),
-        key=lambda c: (
-            float(c["position"]) if isinstance(c.get("position"), (int, float)) else float("inf")
-        ),
-    )
+    ordered = sorted((c for c in commands if isinstance(c, dict)), key=command_position)
     return [str(c.get("command", "")) for c in ordered]
 
 

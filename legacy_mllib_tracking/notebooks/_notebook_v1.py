@@ -8,7 +8,7 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -21,9 +21,52 @@ _DBC_SUFFIX = {language: suffix for suffix, language in _DBC_EXTENSIONS.items()}
 _HTML_MODEL = re.compile(r"""__DATABRICKS_NOTEBOOK_MODEL\s*=\s*(['"])(?P<model>[^'"]*)\1""")
 
 
-def _position(command: Mapping[str, Any]) -> float:
+def command_position(command: Mapping[str, Any]) -> float:
+    """The sort key of a ``CommandV1``: its ``position``; last when it has none."""
     value = command.get("position")
     return float(value) if isinstance(value, (int, float)) else float("inf")
+
+
+def entry_language(name: str) -> str | None:
+    """The language of the ``.dbc`` entry ``name`` when it is a notebook (``F/nb.python``:
+    ``python``), else ``None`` (a folder entry, ``manifest.mf``...)."""
+    last = name.rsplit("/", 1)[-1]
+    if "." not in last:
+        return None
+    return _DBC_EXTENSIONS.get("." + last.rsplit(".", 1)[1].lower())
+
+
+def folder_prefix(name: str) -> str:
+    """The path a folder entry ``name`` gives the notebooks embedded in it: ``Team.folder`` ->
+    ``Team/`` (its extension dropped)."""
+    base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
+    return base.rstrip("/") + "/"
+
+
+def folder_children(
+    folder: Mapping[str, Any], prefix: str, path: tuple[str | int, ...] = ()
+) -> Iterator[tuple[tuple[str | int, ...], str, Mapping[str, Any]]]:
+    """``(JSON path, name, NotebookV1)`` of every notebook embedded under a folder's
+    ``children`` (folders within folders too); ``name`` is the entry name the notebook would
+    have on its own (``prefix`` + child names + the language's extension). The reader and the
+    rewriter both name notebooks by it."""
+    for i, child in enumerate(folder.get("children") or ()):
+        if not isinstance(child, dict):
+            continue
+        child_name = str(child.get("name") or "")
+        here = (*path, "children", i)
+        if isinstance(child.get("commands"), list):
+            language = str(child.get("language") or "python").lower()
+            yield here, f"{prefix}{child_name}{_DBC_SUFFIX.get(language, '.python')}", child
+        elif "children" in child:
+            yield from folder_children(child, f"{prefix}{child_name}/", here)
+
+
+def identities(model: Any) -> set[str]:
+    """What makes two ``NotebookV1`` objects the same notebook: ``origId`` and ``guid``."""
+    if not isinstance(model, dict):
+        return set()
+    return {f"{key}:{model[key]}" for key in ("origId", "guid") if model.get(key) not in (None, "")}
 
 
 def _notebook_v1(path: Path, name: str, model: Any, fmt: Format, where: str) -> Notebook:
@@ -34,7 +77,7 @@ def _notebook_v1(path: Path, name: str, model: Any, fmt: Format, where: str) -> 
         language = "python"
     commands = [c for c in model["commands"] if isinstance(c, dict)]
     # Real archives store commands out of order: the notebook order is ascending position.
-    commands.sort(key=_position)
+    commands.sort(key=command_position)
     cells = []
     for index, command in enumerate(commands):
         text = command.get("command", "")
@@ -53,21 +96,6 @@ def _notebook_v1(path: Path, name: str, model: Any, fmt: Format, where: str) -> 
     return Notebook(str(path), name, fmt, language, tuple(cells))
 
 
-def _folder_children(
-    folder: Mapping[str, Any], prefix: str
-) -> Iterable[tuple[str, Mapping[str, Any]]]:
-    """Yield (entry-like name, NotebookV1) for every notebook embedded under ``children``."""
-    for child in folder.get("children") or ():
-        if not isinstance(child, dict):
-            continue
-        child_name = str(child.get("name") or "")
-        if isinstance(child.get("commands"), list):
-            language = str(child.get("language") or "python").lower()
-            yield f"{prefix}{child_name}{_DBC_SUFFIX.get(language, '.python')}", child
-        elif "children" in child:
-            yield from _folder_children(child, f"{prefix}{child_name}/")
-
-
 def _read_dbc(path: Path) -> list[Notebook]:
     import zipfile
 
@@ -83,20 +111,18 @@ def _read_dbc(path: Path) -> list[Notebook]:
             name = info.filename
             if name.endswith("/") or name.rsplit("/", 1)[-1].lower() == "manifest.mf":
                 continue
-            suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
             try:
                 data = archive.read(info)
             except (zipfile.BadZipFile, OSError, RuntimeError) as error:
                 raise _error(path, f"entry {name!r} cannot be read: {error}") from None
-            if suffix not in _DBC_EXTENSIONS:
+            if entry_language(name) is None:
                 # Folder entries (FolderV1) may embed the same notebooks again under children.
                 try:
                     folder = json.loads(data)
                 except ValueError:
                     continue
                 if isinstance(folder, dict) and "children" in folder:
-                    base = name.rsplit(".", 1)[0] if "." in name.rsplit("/", 1)[-1] else name
-                    folders.append((base.rstrip("/") + "/", folder))
+                    folders.append((folder_prefix(name), folder))
                 continue
             try:
                 model = json.loads(data.decode("utf-8-sig"))
@@ -108,24 +134,15 @@ def _read_dbc(path: Path) -> list[Notebook]:
                 raise _error(path, f"entry {name!r} is not valid JSON ({error})") from None
             notebook = _notebook_v1(path, name, model, Format.DBC, f"entry {name!r}")
             notebooks.append(notebook)
-            seen.update(_identities(name, model))
+            seen.update({f"name:{name}", *identities(model)})
     for prefix, folder in folders:
-        for name, model in _folder_children(folder, prefix):
-            identities = _identities(name, model)
-            if identities & seen:
+        for _, name, model in folder_children(folder, prefix):
+            known = {f"name:{name}", *identities(model)}
+            if known & seen:
                 continue
-            seen.update(identities)
+            seen.update(known)
             notebooks.append(_notebook_v1(path, name, model, Format.DBC, f"folder {prefix!r}"))
     return notebooks
-
-
-def _identities(name: str, model: Mapping[str, Any]) -> set[str]:
-    found = {f"name:{name}"}
-    for key in ("origId", "guid"):
-        value = model.get(key)
-        if value not in (None, ""):
-            found.add(f"{key}:{value}")
-    return found
 
 
 # --- HTML export ---------------------------------------------------------------------------------
