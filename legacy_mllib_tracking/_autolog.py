@@ -184,15 +184,15 @@ class _StoppedFitLogs(logging.Filter):
     calls fail at once and autolog logs each failure as a warning, the first with a traceback of
     some 80 lines; the fit's one :class:`TrackingWarning` already says what was not logged and
     where it was spooled. Such a record is dropped, or passed on as DEBUG where its logger is
-    enabled for DEBUG. Records of any other fit, or logged outside one, pass unchanged (the
-    budget is the current context's: each thread's fit has its own).
+    enabled for DEBUG. Errors, records of any other fit and records logged outside one pass
+    unchanged (the budget is the current context's: each thread's fit has its own).
     """
 
     #: mlflow's loggers of those warnings (2.17 and 3.17): the flavor's and safe_patch's.
     LOGGERS = ("mlflow.pyspark.ml", "mlflow.utils.autologging_utils")
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
+        if record.levelno != logging.WARNING:  # what autolog logs of a failed call; never errors
             return True
         budget = current_http_budget()
         if budget is None or budget.stopped is None:

@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from legacy_mllib_tracking._patching import PatchSet
+from legacy_mllib_tracking._safety import error_text
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -145,8 +146,7 @@ class HttpBudget:
         try:
             return done.result()
         except Exception as error:
-            text = " ".join(str(error).split())
-            self.stop(f"a tracking call failed ({type(error).__name__}: {text[:300]})")
+            self.stop(f"a tracking call failed ({error_text(error)})")
             raise
 
 

@@ -20,6 +20,7 @@ and counted; a spool file of a version this library does not know is kept.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -56,6 +57,8 @@ from legacy_mllib_tracking.keys import (
 
 __all__ = ["ReplayResult", "replay", "replay_command"]
 
+_logger = logging.getLogger(__name__)
+
 #: Seconds to wait for a tracking server's ``/health`` before its files are kept.
 _PROBE_TIMEOUT = 2.0
 
@@ -88,43 +91,46 @@ class ReplayResult:
 
 
 _BUSY = (
-    "another replay is replaying this file right now (its lock is held): left to that one, "
+    "another replay is replaying this folder right now (it holds {lock}): left to that one, "
     "so that no child run is created twice"
 )
+#: The lock file of a spool folder (not ``*.json``: never listed as a spool file).
+_LOCK_NAME = ".replay.lock"
 
 
 @contextlib.contextmanager
-def _claimed(file: Path) -> Iterator[str | None]:
-    """Hold an exclusive lock on the spool file ``file`` while it is replayed.
+def _folder_lock(folder: Path) -> Iterator[bool]:
+    """Hold the spool folder's replay lock while its files are replayed; yield whether this
+    process holds it (``False``: another replay does).
 
     Two replays of one folder at once (two terminals, overlapping scheduled runs) would each
-    create the children the store lacks; with the lock the second leaves the file to the first.
-    Yields ``None`` when this process holds the lock, ``"busy"`` when another one does, and
-    ``"gone"`` when the file was replayed (moved) since the folder was listed. Where ``fcntl``
-    is missing (Windows) nothing is locked.
+    create the children the store lacks. The lock is ``folder/.replay.lock``, created once and
+    never deleted (deleting a lock file races with the next replay opening it), opened for
+    writing (NFS emulates ``flock`` with write locks). Where it cannot be created or locked (a
+    read-only folder, a file system without locks, Windows), replay goes on unlocked.
     """
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows
-        yield None
+        yield True
         return
     try:
-        handle = open(file, "rb")  # noqa: SIM115 - held for the with block's whole body
-    except FileNotFoundError:
-        yield "gone"
+        descriptor = os.open(folder / _LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        _logger.debug("replaying %s unlocked: %s", folder, error)
+        yield True
         return
-    with handle:
+    try:
+        held = True
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            yield "busy"
-            return
-        try:
-            same = os.stat(file).st_ino == os.fstat(handle.fileno()).st_ino
-        except FileNotFoundError:
-            same = False
-        # the lock is released when the handle closes, after the file was moved to replayed/
-        yield None if same else "gone"
+            held = False
+        except OSError as error:
+            _logger.debug("replaying %s unlocked: %s", folder, error)
+        yield held
+    finally:
+        os.close(descriptor)  # releases the lock
 
 
 def _now_ms() -> int:
@@ -338,66 +344,71 @@ def replay(
     Raises:
         FileNotFoundError: ``path`` does not exist.
     """
-    from mlflow.tracking import MlflowClient
-
     folder = Path(path) if path is not None else default_spool_dir()
     if path is None and not folder.exists():
         return []
+    _files(folder)  # a path that does not exist: FileNotFoundError before anything else
+    with _folder_lock(folder if folder.is_dir() else folder.parent) as held:
+        if not held:
+            busy = _BUSY.format(lock=_LOCK_NAME)
+            return [ReplayResult(file, error=busy) for file in _files(folder)]
+        # listed under the lock: a file another replay moved to replayed/ is not seen
+        return _replay_files(_files(folder), tracking_uri)
+
+
+def _replay_files(files: list[Path], tracking_uri: str | None) -> list[ReplayResult]:
+    """Replay ``files`` (see :func:`replay`), under the folder's lock."""
+    from mlflow.tracking import MlflowClient
+
     clients: dict[str, Any] = {}
     problems: dict[str, str | None] = {}
     results = []
-    for file in _files(folder):
-        with _claimed(file) as claim:
-            if claim == "gone":  # replayed by another process since the folder was listed
-                continue
-            if claim == "busy":
-                results.append(ReplayResult(file, error=_BUSY))
-                continue
-            try:
-                record = read_record(file)
-            except NotSpoolFile as why:
-                results.append(ReplayResult(file, ignored=f"not a spool file: {why}"))
-                continue
-            except ValueError as error:
-                results.append(ReplayResult(file, error=str(error)))
-                continue
-            if tracking_uri is not None:
-                uri, source = tracking_uri, "given"
-            else:
-                # version 1 recorded the URI with its credentials replaced by '***': drop them
-                uri = recorded_uri(str(record.get("tracking_uri") or ""))
-                source = "recorded in the file"
-            shown = redact(uri)
-            if not uri:
-                results.append(
-                    ReplayResult(
-                        file,
-                        error="the file records no tracking URI: pass --tracking-uri",
-                    )
+    for file in files:
+        try:
+            record = read_record(file)
+        except NotSpoolFile as why:
+            results.append(ReplayResult(file, ignored=f"not a spool file: {why}"))
+            continue
+        except ValueError as error:
+            results.append(ReplayResult(file, error=str(error)))
+            continue
+        if tracking_uri is not None:
+            uri, source = tracking_uri, "given"
+        else:
+            # version 1 recorded the URI with its credentials replaced by '***': drop them
+            uri = recorded_uri(str(record.get("tracking_uri") or ""))
+            source = "recorded in the file"
+        shown = redact(uri)
+        if not uri:
+            results.append(
+                ReplayResult(
+                    file,
+                    error="the file records no tracking URI: pass --tracking-uri",
                 )
-                continue
-            if uri not in problems:
-                problems[uri] = _store_problem(uri, _PROBE_TIMEOUT)
-            if problems[uri] is not None:
-                results.append(
-                    ReplayResult(
-                        file,
-                        error=str(problems[uri]),
-                        tracking_uri=shown,
-                        uri_source=source,
-                    )
+            )
+            continue
+        if uri not in problems:
+            problems[uri] = _store_problem(uri, _PROBE_TIMEOUT)
+        if problems[uri] is not None:
+            results.append(
+                ReplayResult(
+                    file,
+                    error=str(problems[uri]),
+                    tracking_uri=shown,
+                    uri_source=source,
                 )
-                continue
-            client = clients.get(uri) or clients.setdefault(uri, MlflowClient(tracking_uri=uri))
-            try:
-                result = _replay_one(client, file, record)
-            except Exception as error:
-                # one line: a store error's text can carry the SQL statement and its parameters
-                result = ReplayResult(file, error=error_text(error))
-            else:
-                done = file.parent / "replayed"
-                done.mkdir(exist_ok=True)
-                os.replace(file, done / file.name)
-            result.tracking_uri, result.uri_source = shown, source
-            results.append(result)
+            )
+            continue
+        client = clients.get(uri) or clients.setdefault(uri, MlflowClient(tracking_uri=uri))
+        try:
+            result = _replay_one(client, file, record)
+        except Exception as error:
+            # one line: a store error's text can carry the SQL statement and its parameters
+            result = ReplayResult(file, error=error_text(error))
+        else:
+            done = file.parent / "replayed"
+            done.mkdir(exist_ok=True)
+            os.replace(file, done / file.name)
+        result.tracking_uri, result.uri_source = shown, source
+        results.append(result)
     return results

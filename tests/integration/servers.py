@@ -149,7 +149,7 @@ class _Forwarding(http.server.BaseHTTPRequestHandler):
             response = connection.getresponse()
             answer = [(k, v) for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS]
             return response.status, answer, response.read()
-        except OSError:
+        except (OSError, http.client.HTTPException):  # down, or killed mid-answer
             return None
         finally:
             connection.close()
@@ -173,7 +173,7 @@ class _Forwarding(http.server.BaseHTTPRequestHandler):
             self.wfile.write(payload[: len(payload) // 2] if cut else payload)
             if cut:
                 self.wfile.flush()
-        except (BrokenPipeError, ConnectionResetError):
+        except ConnectionError:  # broken pipe, reset, aborted
             cut = True
         if cut:
             self.close_connection = True

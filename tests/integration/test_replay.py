@@ -330,30 +330,41 @@ def test_replay_into_a_read_only_store_says_why_in_one_line_without_sql_and_keep
     assert path.exists() and not (folder / "replayed").exists()
 
 
-def test_a_file_another_replay_holds_is_left_to_it_and_replayed_once_free(
+def test_a_folder_another_replay_holds_is_left_to_it_and_replayed_once_free(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Two replays of one folder at once (two terminals, overlapping scheduled runs): the file
-    the other one is replaying (its lock held) is kept, nothing of it is created here; once the
-    lock is free the file replays, every child once."""
+    """Two replays of one folder at once (two terminals, overlapping scheduled runs): while the
+    other one holds the folder's lock, its files are kept and nothing of them is created here;
+    once the lock is free they replay, every child once. The parent is created by replay and
+    the file rewritten with its id meanwhile (the case a lock on the file itself would lose)."""
     import fcntl
 
     uri = _store(tmp_path / "mlflow.db")
     folder = tmp_path / "spool"
     path, fit_id = _spool(folder, version=2, uri=uri, experiment_name="locked")
+    other_path, other_fit = _spool(folder, version=2, uri=uri, experiment_name="locked")
     capsys.readouterr()  # mlflow's lines about the new store
-    with path.open("rb") as other:
-        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # the other replay
+    descriptor = os.open(folder / ".replay.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the other replay
         assert main(["replay", str(folder)]) == 1
+        assert main(["replay", str(path)]) == 1  # a file of that folder named on its own too
+    finally:
+        os.close(descriptor)
     out, err = capsys.readouterr()
-    assert out == "" and err.count("\n") == 1, (out, err)
-    assert err.startswith(f"kept     {path}: another replay is replaying this file"), err
-    assert path.exists()
+    assert out == "", out
+    lines = err.splitlines()
+    assert lines[0].startswith("kept     2 spool files: another replay is replaying this folder")
+    assert lines[1].startswith(f"kept     {path}: another replay is replaying this folder")
+    assert len(lines) == 2, err
+    assert path.exists() and other_path.exists()
     assert MlflowClient(tracking_uri=uri).get_experiment_by_name("locked") is None
     assert main(["replay", str(folder)]) == 0
-    _, children = _tree(uri, fit_id)
-    assert sorted(c.data.params["regParam"] for c in children) == ["0", "1", "2"]
-    assert not path.exists() and (folder / "replayed" / path.name).exists()
+    for fit in (fit_id, other_fit):
+        _, children = _tree(uri, fit)
+        assert sorted(c.data.params["regParam"] for c in children) == ["0", "1", "2"]
+    assert sorted(p.name for p in folder.glob("*.json")) == []
+    assert (folder / ".replay.lock").exists()  # kept for the next replay: never deleted
 
 
 # --- credentials -------------------------------------------------------------------------------

@@ -139,7 +139,7 @@ def test_autologs_warnings_about_a_stopped_fit_are_dropped_or_passed_on_as_debug
 ) -> None:
     """A warning autolog logs while this context's fit budget is stopped is dropped (the fit's
     TrackingWarning covers it), or passed as DEBUG where the logger is enabled for DEBUG;
-    before the stop, outside a fit and below WARNING, records pass unchanged."""
+    before the stop, outside a fit, and at any other level, records pass unchanged."""
     import logging
 
     from legacy_mllib_tracking._autolog import _quiet_stopped_fits
@@ -175,6 +175,7 @@ def test_autologs_warnings_about_a_stopped_fit_are_dropped_or_passed_on_as_debug
     assert seen == [
         (logging.WARNING, "outside a fit"),
         (logging.WARNING, "before the stop"),
+        (logging.ERROR, "an error after the stop"),  # autolog's failed calls are warnings
         (logging.INFO, "info after the stop"),
         (logging.DEBUG, "after the stop, DEBUG on"),
         (logging.WARNING, "after the fit"),

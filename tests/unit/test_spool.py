@@ -100,25 +100,18 @@ def test_default_spool_dir_follows_its_env_then_the_user_cache(
     assert default_spool_dir() == tmp_path / "cache" / "legacy-mllib-tracking" / "spool"
 
 
-def test_a_spool_file_is_claimed_once_at_a_time(tmp_path: Path) -> None:
-    """replay's lock on a spool file: free -> claimed; held by another open file -> "busy";
-    moved away (replayed by another process) -> "gone"."""
-    import fcntl
-    import os
+def test_a_spool_folder_is_replayed_by_one_replay_at_a_time(tmp_path: Path) -> None:
+    """replay's folder lock: free -> held; held by another open file (another replay) ->
+    not held; free again once that one closes; a folder where the lock file cannot be created
+    -> replayed unlocked."""
+    from legacy_mllib_tracking.replay import _folder_lock
 
-    from legacy_mllib_tracking.replay import _claimed
-
-    file = tmp_path / "fit.json"
-    file.write_text("{}")
-    with _claimed(file) as claim:
-        assert claim is None
-        with _claimed(file) as second:  # another open file description: another replay
-            assert second == "busy"
-    with file.open("rb") as other:
-        fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again after the with
-    with _claimed(tmp_path / "replayed-meanwhile.json") as claim:
-        assert claim == "gone"
-    os.replace(file, tmp_path / "moved.json")
-    file.write_text("{}")  # a new file under the old name is claimed as itself
-    with _claimed(file) as claim:
-        assert claim is None
+    with _folder_lock(tmp_path) as first:
+        assert first is True
+        with _folder_lock(tmp_path) as second:  # another open file description
+            assert second is False
+    with _folder_lock(tmp_path) as again:
+        assert again is True
+    assert (tmp_path / ".replay.lock").is_file()
+    with _folder_lock(tmp_path / "no such folder") as unlocked:
+        assert unlocked is True
