@@ -15,6 +15,7 @@ from legacy_mllib_tracking.notebooks._model import (
     Finding,
     Format,
     Kind,
+    Notebook,
     NotebookReport,
     Verdict,
 )
@@ -138,6 +139,20 @@ def _plan_cells(report: NotebookReport, first_fit: int, *, pip: bool) -> Noteboo
         if finding.cell is None:
             continue
         barriers.setdefault(finding.cell, _BARRIERS[finding.kind].format(**finding.details))
+    session = _notebook_session(notebook, first_fit)
+    name = "spark"  # Databricks defines it before the first cell
+    if session is not None:
+        created, name = session
+        if created >= first_fit:
+            return NotebookMigration(
+                notebook.location,
+                report.verdict,
+                Outcome.MANUAL,
+                f"the SparkSession ({name}) is created in cell {created}, the cell of the first "
+                f"tuning fit: configure({name}) must come between them; split the cell after "
+                "the session is created, then migrate",
+            )
+        barriers.setdefault(created, f"creates the SparkSession ({name})")
     late = sorted(cell for cell in barriers if cell >= first_fit)
     if late:
         cell = late[-1]
@@ -157,18 +172,39 @@ def _plan_cells(report: NotebookReport, first_fit: int, *, pip: bool) -> Noteboo
         f" (first tuning fit: cell {first_fit})" if at != first_fit else " (the first tuning fit)"
     )
     mode = report.configure_mode
-    call = report.configure_call()
+    call = report.configure_call(name)
     return NotebookMigration(
         notebook.location,
         report.verdict,
         Outcome.CHANGED,
         f"{call} cell {where}"
         + (", %pip cell first" if add_pip else "")
-        + ("" if mode is None else "; configure(spark) alone routes OFF on the target"),
+        + ("" if mode is None else f"; configure({name}) alone routes OFF on the target"),
         cell=at,
+        session=name,
         pip=add_pip,
         mode=mode,
     )
+
+
+def _notebook_session(notebook: Notebook, last: int) -> tuple[int, str] | None:
+    """The first cell up to ``last`` that creates a SparkSession (a Jupyter notebook does; on
+    Databricks ``spark`` exists before the first cell), and the name it binds."""
+    for cell in notebook.cells[: last + 1]:
+        if cell.language != "python" or (
+            "getOrCreate" not in cell.source and "Session" not in cell.source
+        ):
+            continue
+        source = cell.source
+        if cell.magic is not None:  # "%python": the magic's own line is no Python
+            source = source.replace(cell.magic, "", 1)
+        try:
+            found = _session_statement(ast.parse(source))
+        except (SyntaxError, ValueError):
+            continue
+        if found is not None:
+            return cell.index, found[1]
+    return None
 
 
 # --- plain scripts --------------------------------------------------------------------------------

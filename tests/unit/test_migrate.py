@@ -535,3 +535,50 @@ def test_summary_counts_only_what_was_written(
     [summary] = [line for line in err.splitlines() if "file(s) changed" in line]
     assert summary.startswith("1 file(s) changed; notebooks: 1 changed"), summary
     assert "1 error(s)" in summary
+
+
+def _jupyter(*cells: str) -> bytes:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# Churn")] + [
+        nbformat.v4.new_code_cell(cell) for cell in cells
+    ]
+    return nbformat.writes(notebook).encode("utf-8") + b"\n"
+
+
+@pytest.mark.parametrize("name", ["spark", "session"])
+def test_a_jupyter_notebook_is_configured_after_the_cell_that_creates_its_session(
+    tmp_path: Path, name: str
+) -> None:
+    """Outside Databricks a notebook creates its SparkSession itself: the configure cell goes
+    after that cell and names the session's variable (before it, the call fails with
+    NameError); the migrated notebook scans ok and a second migrate changes nothing."""
+    create = f"from pyspark.sql import SparkSession\n{name} = SparkSession.builder.getOrCreate()"
+    path = tmp_path / "tuning.ipynb"
+    path.write_bytes(_jupyter(IMPORTS, create, TUNER, FIT))
+    result = migrate([path], target="oss", write=True)
+    [notebook] = result.notebooks()
+    assert notebook.outcome is Outcome.CHANGED, notebook.reason
+    cells = nbformat.reads(path.read_text(), as_version=4).cells
+    sources = [cell.source for cell in cells]
+    created = next(i for i, source in enumerate(sources) if "getOrCreate" in source)
+    configure = next(i for i, source in enumerate(sources) if "import configure" in source)
+    assert configure == created + 1, sources
+    assert sources[configure].splitlines()[-1] == f"configure({name})"
+    assert scan([path], target="oss").files[0].notebooks[0].verdict.value == "ok"
+    assert migrate([path], target="oss", write=True).notebooks()[0].outcome is Outcome.CONFIGURED
+
+
+def test_a_session_created_in_the_cell_of_the_fit_changes_nothing_and_says_why(
+    tmp_path: Path,
+) -> None:
+    """No cell can go between the session's creation and the fit: nothing is changed, and the
+    reason names the cell and what to split."""
+    create = "from pyspark.sql import SparkSession\nsession = SparkSession.builder.getOrCreate()"
+    path = tmp_path / "tuning.ipynb"
+    before = _jupyter(IMPORTS, TUNER, create + "\n" + FIT)
+    path.write_bytes(before)
+    result = migrate([path], target="oss", write=True)
+    [notebook] = result.notebooks()
+    assert notebook.outcome is Outcome.MANUAL
+    assert "SparkSession (session) is created in cell 3" in notebook.reason, notebook.reason
+    assert path.read_bytes() == before
