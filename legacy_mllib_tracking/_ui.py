@@ -46,12 +46,48 @@ def store_problem(tracking_uri: str) -> str | None:
         )
     prefix = "sqlite:///"
     path = Path(tracking_uri[len(prefix) :]) if tracking_uri.startswith(prefix) else None
+    if path is not None and path.is_dir():
+        return (
+            f"tracking URI {tracking_uri!r} names a folder, not a sqlite file; accepted: "
+            "sqlite:///PATH/TO/mlflow.db"
+        )
     if path is None or not path.is_file():
         return (
             f"no MLflow store at {tracking_uri!r} (no such file); run the demo first "
             "(./dev demo) or pass --tracking-uri sqlite:///PATH/TO/mlflow.db"
         )
+    what = _sqlite_content(path)
+    if what is not None:
+        # mlflow server would fail with a traceback, or turn the file into a store
+        return f"{tracking_uri!r} is not an MLflow store: {what}; accepted: an MLflow sqlite store"
     return None
+
+
+def _sqlite_content(path: Path) -> str | None:
+    """Why the file ``path`` is no MLflow sqlite store (empty, not SQLite, no MLflow tables),
+    or ``None`` when it is one. Opened read-only: nothing is written."""
+    import sqlite3
+
+    try:
+        with path.open("rb") as file:
+            head = file.read(16)
+    except OSError as error:
+        return f"it cannot be read ({error.strerror or error})"
+    if not head:
+        return "the file is empty"
+    if head != b"SQLite format 3\x00":
+        return "the file is not a SQLite database"
+    try:
+        connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'"
+            ).fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        return f"SQLite cannot read it ({error})"
+    return None if found else "a SQLite database without MLflow's tables"
 
 
 def port_in_use(port: int) -> bool:

@@ -93,8 +93,8 @@ def _run(words: list[str]) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as error:  # never a traceback: one line naming what failed
-        from legacy_mllib_tracking._safety import redact
+        from legacy_mllib_tracking._safety import error_text
 
-        text = redact(" ".join(str(error).split()))[:400]
-        print(f"{prefix} {type(error).__name__}: {text}", file=sys.stderr)
+        # (a database error without SQLAlchemy's statement and the run data in its parameters)
+        print(f"{prefix} {error_text(error, limit=450)}", file=sys.stderr)
         return 2

@@ -198,9 +198,11 @@ def read_file(path: str | Path) -> tuple[Format, list[Notebook]]:
         if not path.exists():  # a mistyped file or folder is an error, not a skip
             raise _error(path, "no such file or directory")
         return Format.SKIPPED, []
+    if not path.is_file():
+        if path.exists():  # a FIFO or a device: reading it would block or never end
+            return Format.SKIPPED, []
+        raise _error(path, "no such file")
     if suffix == ".dbc":
-        if not path.is_file():
-            raise _error(path, "no such file")
         return Format.DBC, _read_dbc(path)
     try:
         data = path.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -656,14 +657,55 @@ def test_ui_bad_store_exits_2_with_one_line(
     assert len(err.splitlines()) == 1 and expected in err, err
 
 
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        pytest.param(b"garbage\n", "the file is not a SQLite database", id="not-sqlite"),
+        pytest.param(b"", "the file is empty", id="empty"),
+        pytest.param(None, "a SQLite database without MLflow's tables", id="other-sqlite"),
+        pytest.param("dir", "names a folder", id="a-folder"),
+    ],
+)
+def test_ui_over_a_file_that_is_no_mlflow_store_exits_2_and_leaves_it_as_it_was(
+    content: bytes | str | None,
+    expected: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """mlflow server would print a traceback of 60 lines for a file that is not SQLite, and
+    turn an empty file or another SQLite database into an MLflow store: one line, exit 2, the
+    file unchanged."""
+    import sqlite3
+
+    path = tmp_path / "store.db"
+    if content == "dir":
+        path.mkdir()
+    elif content is None:
+        with contextlib.closing(sqlite3.connect(path)) as connection:
+            connection.execute("CREATE TABLE notes (text)")
+            connection.commit()
+    else:
+        assert isinstance(content, bytes)
+        path.write_bytes(content)
+    before = None if path.is_dir() else path.read_bytes()
+    assert main(["ui", "--tracking-uri", f"sqlite:///{path}"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert len(err.splitlines()) == 1 and expected in err, err
+    assert before is None or path.read_bytes() == before
+
+
 def test_ui_port_in_use_exits_2_with_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``ui`` on a port something listens on exits 2 naming the port, before starting anything."""
     import socket
+    import sqlite3
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "mlflow.db").touch()
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as store:
+        store.execute("CREATE TABLE experiments (experiment_id)")  # an MLflow store's shape
+        store.commit()
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

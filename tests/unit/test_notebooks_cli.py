@@ -304,3 +304,22 @@ def test_a_file_named_twice_is_scanned_once(tree: Path, capsys: pytest.CaptureFi
     code, out, _ = run(["scan", str(tree / "train.py"), str(tree / "train.py"), str(tree)], capsys)
     assert code == 1
     assert out.count(f"MIGRATE  {tree / 'train.py'}") == 1
+
+
+def test_a_fifo_named_or_found_in_a_folder_is_skipped_not_read(tmp_path: Path) -> None:
+    """A named pipe is no notebook, whatever its name: reading it would block until a writer
+    comes. Named on its own or found in a folder it is skipped and counted; the scan ends.
+    (In a process of its own with a timeout: the old scan never ended.)"""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.py")
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "folder" / "pipe.ipynb")
+    for path in ("pipe.py", "folder"):
+        result = run_python(
+            "-m", "legacy_mllib_tracking", "scan", path, "--format", "json", cwd=tmp_path
+        )
+        assert result.returncode == 0, result.stderr
+        report = json.loads(result.stdout)
+        assert [f["format"] for f in report["files"]] == ["skipped"]
+        assert report["summary"]["skipped"] == 1
