@@ -36,6 +36,9 @@ def _demo(args: argparse.Namespace) -> int:
     if args.runtime is not None:
         parse_runtime_version(args.runtime, source="--runtime")
     if args.tracking_uri:
+        problem = _demo_store_problem(args.tracking_uri)
+        if problem is not None:
+            raise UsageError(f"{problem} (--tracking-uri)")
         why = store_unreachable(args.tracking_uri, 2.0)
         if why is not None:
             raise UsageError(
@@ -44,6 +47,42 @@ def _demo(args: argparse.Namespace) -> int:
             )
 
     return demo.run(runtime=args.runtime, tracking_uri=args.tracking_uri, workdir=Path.cwd())
+
+
+def _demo_store_problem(uri: str) -> str | None:
+    """Why the demo must not write to ``uri``, found before Spark starts: a scheme mlflow has no
+    tracking store for, a sqlite URI without a file (an in-memory store: the runs would be gone
+    when the demo ends) or in a folder that does not exist (mlflow would create the folders of a
+    mistyped path), or a file that is not a SQLite database or belongs to another application."""
+    from legacy_mllib_tracking import _ui
+    from legacy_mllib_tracking._cli_runs import _TRACKING_SCHEMES
+    from legacy_mllib_tracking._safety import redact
+
+    scheme = uri.partition(":")[0].lower() if "://" in uri else ""
+    if scheme and scheme not in _TRACKING_SCHEMES:
+        return (
+            f"mlflow has no tracking store for {scheme}:// in {redact(uri)!r}; accepted: a "
+            "folder path, sqlite:///PATH/TO/mlflow.db, http(s)://HOST:PORT (a tracking server), "
+            "databricks, postgresql://, mysql://, mssql://"
+        )
+    if scheme != "sqlite":
+        return None
+    path_part = uri.split("://", 1)[1].lstrip("/").split("?", 1)[0]
+    if not path_part:
+        return (
+            f"tracking URI {uri!r} names no sqlite file (an empty store in memory, gone when the "
+            "demo ends); accepted: sqlite:///PATH/TO/mlflow.db"
+        )
+    path = Path("/" + path_part) if uri.lower().startswith("sqlite:////") else Path(path_part)
+    if not path.parent.is_dir():
+        return f"the folder of {uri!r} does not exist ({path.parent}); create it or fix the path"
+    if path.is_dir():
+        return f"tracking URI {uri!r} names a folder, not a sqlite file"
+    if path.is_file() and path.stat().st_size:
+        what = _ui._sqlite_content(path)
+        if what is not None:
+            return f"{uri!r} is not an MLflow store: {what}"
+    return None
 
 
 def _port(text: str) -> int:

@@ -432,6 +432,15 @@ CLI_ERRORS = [
     pytest.param(["tree"], "RUN_ID", id="tree-without-run-id"),
     pytest.param(["nonsense"], "'nonsense'", id="unknown-command"),
     pytest.param(["demo", "--runtime", "banana"], "'banana'", id="demo-bad-runtime"),
+    pytest.param(
+        ["demo", "--tracking-uri", "sqlite:///"], "names no sqlite file", id="demo-sqlite-no-file"
+    ),
+    pytest.param(["demo", "--tracking-uri", "foo://bar"], "foo://", id="demo-bad-uri-scheme"),
+    pytest.param(
+        ["demo", "--tracking-uri", "sqlite:///typo-folder/mlflow.db"],
+        "typo-folder",
+        id="demo-store-in-a-missing-folder",
+    ),
     pytest.param(["scan"], "PATH", id="scan-without-path"),
     pytest.param(["migrate"], "PATH", id="migrate-without-path"),
     pytest.param(["scan", ".", "--target", "banana"], "'banana'", id="scan-bad-target"),
