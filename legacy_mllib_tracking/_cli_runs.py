@@ -119,11 +119,18 @@ def _layout(args: argparse.Namespace, client: Any, run_id: str, name: str) -> An
     parent = layout.parent.tags.get(TAG_PARENT_RUN_ID)
     if parent and not layout.children:
         index = layout.parent.map_index
+        child = f"run {run_id} is a child run" + (
+            f" (param map {index})" if index is not None else ""
+        )
+        if name == "diff" and parent in (args.run_a, args.run_b):
+            # its own parent is the other run: the hint would compare a tree with itself
+            raise UsageError(
+                f"{child} of parent run {parent}, the other run given: diff compares the trees "
+                "of two fits; give the parent runs of both (tree PARENT lists its children)"
+            )
         again = [str(parent) if word == run_id else word for word in args.argv]
         raise UsageError(
-            f"run {run_id} is a child run"
-            + (f" (param map {index})" if index is not None else "")
-            + f" of parent run {parent}; {name} needs the parent run: {command(*again)}"
+            f"{child} of parent run {parent}; {name} needs the parent run: {command(*again)}"
         )
     return layout
 
@@ -186,7 +193,12 @@ def _replay(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if not results:
-        print("nothing to replay")
+        where = args.path
+        if where is None:
+            from legacy_mllib_tracking._spool import default_spool_dir
+
+            where = str(default_spool_dir())
+        print(f"nothing to replay in {where}")
         return 0
     kept: dict[str, list[Any]] = {}
     for result in results:
@@ -251,7 +263,11 @@ def register(sub: Any) -> None:
         "--scope",
         choices=("contract", "full"),
         default="contract",
-        help="contract: what SPEC 5 guarantees (default); full: everything",
+        help=(
+            "contract (default): what the run layout guarantees (README, 'The run layout'): "
+            "tuner settings, children's params and metrics, names; full: every param, metric "
+            "and tag"
+        ),
     )
     diff.add_argument(
         "--metric-tolerance",

@@ -201,8 +201,9 @@ def diff_layouts(
 
     Args:
         a, b: a :class:`RunLayout`, a normalised :class:`LayoutShape`, or a parent run id.
-        scope: ``"contract"`` compares only what SPEC 5 guarantees (the tuner's settings, the
-            winning values ``best_<tuned param>`` and the best metric on the parent, the children
+        scope: ``"contract"`` compares only what the run layout guarantees (the tuner's
+            settings, the winning values ``best_<tuned param>`` and the best metric on the
+            parent, the children
             keyed by their tuned params, their contract metric names and statuses), so
             AUTOLOG's extra params and artifacts are no difference; ``"full"`` compares every
             param (names and values), tag name and metric name of parent and children.

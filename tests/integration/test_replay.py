@@ -513,6 +513,10 @@ def test_the_warnings_replay_command_runs_as_printed_into_the_fits_store_and_exp
 def small_tree(experiment: str) -> tuple[str, str]:
     """A parent run with one child run in the session's store, plus 100 long parent params so
     that ``tree --json`` prints far more than a pipe holds; return (parent id, child id)."""
+    return _small_tree(experiment)
+
+
+def _small_tree(experiment: str) -> tuple[str, str]:
     client = MlflowClient()
     parent = client.create_run(experiment).info.run_id
     from mlflow.entities import Param
@@ -538,6 +542,9 @@ def test_tree_and_diff_of_a_child_run_name_its_parent(
         lines = err.splitlines()
         assert len(lines) == 1, err
         assert f"run {child} is a child run (param map 0) of parent run {parent}" in lines[0]
+    # diff PARENT CHILD: the hint is not "diff PARENT PARENT" (a tree compared with itself)
+    assert "the other run given: diff compares the trees of two fits" in lines[0], lines[0]
+    assert f"diff {parent} {parent}" not in lines[0]
 
 
 def test_tree_into_a_closed_pipe_ends_quietly(
@@ -574,12 +581,13 @@ def test_tree_into_a_closed_pipe_ends_quietly(
 
 @pytest.mark.parametrize("command", ["tree", "diff"])
 def test_the_child_run_hint_keeps_the_tracking_uri_and_runs_as_printed(
-    command: str, small_tree: tuple[str, str], tracking_uri: str, tmp_path: Path
+    command: str, small_tree: tuple[str, str], experiment: str, tracking_uri: str, tmp_path: Path
 ) -> None:
     """Given a child run and ``--tracking-uri``, the command the error prints names the parent,
     keeps every option the user gave, and runs as printed (elsewhere, with no MLFLOW_* set)."""
     parent, child = small_tree
-    words = {"tree": ["tree", child], "diff": ["diff", parent, child, "--scope", "full"]}[command]
+    other, _ = _small_tree(experiment)  # diff compares two fits: a second one like the first
+    words = {"tree": ["tree", child], "diff": ["diff", child, other, "--scope", "full"]}[command]
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
     argv = [sys.executable, "-m", "legacy_mllib_tracking", *words, "--tracking-uri", tracking_uri]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)

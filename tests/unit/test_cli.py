@@ -901,3 +901,16 @@ def test_a_closed_stdout_is_quiet_and_keeps_the_commands_own_status(
     assert process.wait(timeout=120) == status, err
     assert "Traceback" not in err and "BrokenPipe" not in err
     assert err == read.stderr.replace("\r\n", "\n"), err
+
+
+def test_replay_with_nothing_to_replay_says_where_it_looked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No spool folder yet, or an empty one: exit 0, and the line names the folder it read."""
+    spool = tmp_path / "spool"
+    monkeypatch.setenv("LEGACY_MLLIB_TRACKING_SPOOL_DIR", str(spool))
+    assert main(["replay"]) == 0
+    assert capsys.readouterr().out == f"nothing to replay in {spool}\n"
+    spool.mkdir()
+    assert main(["replay", str(spool)]) == 0
+    assert capsys.readouterr().out == f"nothing to replay in {spool}\n"
