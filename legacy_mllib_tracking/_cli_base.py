@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn, TextIO
 
 __all__ = [
+    "ACCEPTED_STORES",
     "PROG",
     "Parser",
     "QuietPipe",
@@ -23,9 +24,27 @@ __all__ = [
     "check_paths_exist",
     "command",
     "tracking_uri",
+    "unknown_scheme",
 ]
 
 PROG = "legacy-mllib-tracking"
+
+#: URI schemes mlflow 2.17 and 3.17 open as tracking stores (plugins may add more).
+_TRACKING_SCHEMES = frozenset(
+    {"file", "sqlite", "http", "https", "databricks", "postgresql", "mysql", "mssql"}
+)
+#: What ``--tracking-uri`` accepts, for the messages that refuse a URI.
+ACCEPTED_STORES = (
+    "a folder path, sqlite:///PATH/TO/mlflow.db, http(s)://HOST:PORT (a tracking server), "
+    "databricks, postgresql://, mysql://, mssql://"
+)
+
+
+def unknown_scheme(uri: str) -> str | None:
+    """The scheme of ``uri`` (``ftp``) when mlflow has no tracking store for it, else ``None``
+    (mlflow's own message about such a URI speaks of its model registry)."""
+    scheme = uri.partition(":")[0].lower() if "://" in uri else ""
+    return scheme if scheme and scheme not in _TRACKING_SCHEMES else None
 
 
 class UsageError(Exception):

@@ -7,7 +7,12 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from legacy_mllib_tracking._cli_base import UsageError, tracking_uri
+from legacy_mllib_tracking._cli_base import (
+    ACCEPTED_STORES,
+    UsageError,
+    tracking_uri,
+    unknown_scheme,
+)
 
 __all__ = ["register"]
 
@@ -55,25 +60,22 @@ def _demo_store_problem(uri: str) -> str | None:
     when the demo ends) or in a folder that does not exist (mlflow would create the folders of a
     mistyped path), or a file that is not a SQLite database or belongs to another application."""
     from legacy_mllib_tracking import _ui
-    from legacy_mllib_tracking._cli_runs import _TRACKING_SCHEMES
-    from legacy_mllib_tracking._safety import redact
+    from legacy_mllib_tracking._safety import local_store_path, redact
 
-    scheme = uri.partition(":")[0].lower() if "://" in uri else ""
-    if scheme and scheme not in _TRACKING_SCHEMES:
+    scheme = unknown_scheme(uri)
+    if scheme is not None:
         return (
-            f"mlflow has no tracking store for {scheme}:// in {redact(uri)!r}; accepted: a "
-            "folder path, sqlite:///PATH/TO/mlflow.db, http(s)://HOST:PORT (a tracking server), "
-            "databricks, postgresql://, mysql://, mssql://"
+            f"mlflow has no tracking store for {scheme}:// in {redact(uri)!r}; accepted: "
+            f"{ACCEPTED_STORES}"
         )
-    if scheme != "sqlite":
+    if not uri.lower().startswith("sqlite"):
         return None
-    path_part = uri.split("://", 1)[1].lstrip("/").split("?", 1)[0]
-    if not path_part:
+    path = local_store_path(uri)
+    if path is None:
         return (
             f"tracking URI {uri!r} names no sqlite file (an empty store in memory, gone when the "
             "demo ends); accepted: sqlite:///PATH/TO/mlflow.db"
         )
-    path = Path("/" + path_part) if uri.lower().startswith("sqlite:////") else Path(path_part)
     if not path.parent.is_dir():
         return f"the folder of {uri!r} does not exist ({path.parent}); create it or fix the path"
     if path.is_dir():

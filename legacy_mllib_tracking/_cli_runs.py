@@ -18,7 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from legacy_mllib_tracking._cli_base import UsageError, check_paths_exist, command, tracking_uri
+from legacy_mllib_tracking._cli_base import (
+    ACCEPTED_STORES,
+    UsageError,
+    check_paths_exist,
+    command,
+    tracking_uri,
+    unknown_scheme,
+)
 from legacy_mllib_tracking.keys import TAG_PARENT_RUN_ID
 
 __all__ = ["register"]
@@ -41,12 +48,6 @@ def _where(args: argparse.Namespace) -> str:
     if os.environ.get("MLFLOW_TRACKING_URI"):
         return "env MLFLOW_TRACKING_URI"
     return "MLflow's default tracking URI"
-
-
-#: URI schemes mlflow 2.17 and 3.17 open as tracking stores (plugins may add more).
-_TRACKING_SCHEMES = frozenset(
-    {"file", "sqlite", "http", "https", "databricks", "postgresql", "mysql", "mssql"}
-)
 
 
 def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
@@ -74,14 +75,11 @@ def _client(args: argparse.Namespace, *, probe: bool = True) -> Any:
     try:
         client = MlflowClient(tracking_uri=uri)  # a scheme mlflow cannot open fails here
     except MlflowException as error:
-        scheme = uri.partition(":")[0].lower() if "://" in uri else ""
-        if scheme and scheme not in _TRACKING_SCHEMES:
-            # mlflow's own message is about the model registry and lists internal schemes
+        scheme = unknown_scheme(uri)
+        if scheme is not None:
             raise UsageError(
                 f"cannot open tracking store {redact(uri)!r} ({where}): mlflow has no tracking "
-                f"store for {scheme}://; accepted: a folder path, sqlite:///PATH/TO/mlflow.db, "
-                "http(s)://HOST:PORT (a tracking server), databricks, postgresql://, mysql://, "
-                "mssql://"
+                f"store for {scheme}://; accepted: {ACCEPTED_STORES}"
             ) from None
         raise UsageError(
             f"cannot open tracking store {redact(uri)!r} ({where}): "

@@ -32,6 +32,7 @@ from typing import TypeVar
 
 __all__ = [
     "error_text",
+    "local_store_path",
     "recorded_uri",
     "redact",
     "run_in_threads",
@@ -178,12 +179,12 @@ def recorded_uri(uri: str) -> str:
         if path and not path.startswith(("/", "file:")) and path != ":memory:":
             return "sqlite:///" + os.path.abspath(path)
         return uri
-    if _local_store_path(uri) is not None and "://" not in uri:  # a plain path: a file store
+    if local_store_path(uri) is not None and "://" not in uri:  # a plain path: a file store
         return Path(uri).resolve().as_uri()
     return uri
 
 
-def _local_store_path(uri: str) -> Path | None:
+def local_store_path(uri: str) -> Path | None:
     """The file (sqlite) or folder (file store) a local tracking URI names, else ``None``."""
     parts = urllib.parse.urlsplit(uri)
     scheme = parts.scheme.lower()
@@ -206,7 +207,7 @@ def store_missing(uri: str) -> str | None:
     """Return why a local tracking store does not exist (a missing sqlite file or file-store
     folder), or ``None``: for commands that only read or complete a store and must not create
     one (mlflow creates both on first use)."""
-    path = _local_store_path(uri)
+    path = local_store_path(uri)
     if path is None:
         return None
     sqlite = uri.lower().startswith("sqlite")

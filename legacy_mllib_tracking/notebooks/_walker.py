@@ -73,12 +73,7 @@ class _PythonCell(_Calls):
                 if value_node is None:
                     continue
                 value = self.value(value_node) if type(value_node) is ast.Call else None
-                constant = _literal(value_node) if type(value_node) is ast.Constant else None
-                if kind is ast.Assign:
-                    for target in node.targets:  # type: ignore[attr-defined]
-                        self.bind(target, value, constant)
-                else:
-                    self.bind(node.target, value, constant)  # type: ignore[attr-defined]
+                self.assign(node, value, value_node)
             elif kind is ast.Import or kind is ast.ImportFrom:
                 self.statement(node)
             elif kind is ast.FunctionDef or kind is ast.AsyncFunctionDef or kind is ast.ClassDef:
@@ -97,13 +92,7 @@ class _PythonCell(_Calls):
             if value_node is None:
                 return
             self.expression(value_node)
-            value = self.value(value_node)
-            constant = _literal(value_node) if type(value_node) is ast.Constant else None
-            if kind is ast.Assign:
-                for target in node.targets:  # type: ignore[attr-defined]
-                    self.bind(target, value, constant)
-            else:
-                self.bind(node.target, value, constant)  # type: ignore[attr-defined]
+            self.assign(node, self.value(value_node), value_node)
         elif kind is ast.Expr:
             self.expression(node.value)  # type: ignore[attr-defined]
         elif isinstance(node, ast.Import):
@@ -168,6 +157,16 @@ class _PythonCell(_Calls):
             for child in ast.iter_child_nodes(node):
                 if isinstance(child, ast.expr):
                     self.expression(child)
+
+    def assign(self, node: ast.stmt, value: Any, value_node: ast.expr) -> None:
+        """Bind the targets of the assignment ``node`` (``Assign`` or ``AnnAssign``) to
+        ``value``, and to the string ``value_node`` is when it is a literal one."""
+        constant = _literal(value_node) if type(value_node) is ast.Constant else None
+        if type(node) is ast.Assign:
+            for target in node.targets:
+                self.bind(target, value, constant)
+        else:
+            self.bind(node.target, value, constant)  # type: ignore[attr-defined]
 
     def bind(self, target: ast.expr, value: Any, constant: Any) -> None:
         if type(target) is ast.Name:
