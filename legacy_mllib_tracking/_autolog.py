@@ -130,6 +130,7 @@ def enable_autolog(options: Mapping[str, Any], *, spark: Any = None) -> None:
     """
     import mlflow.pyspark.ml
 
+    _quiet_stopped_fits()
     kwargs = {"exclusive": False, "silent": False}
     kwargs.update(options)
     if _connect.is_connect_session(spark) or _connect.remote_mode():
@@ -253,7 +254,6 @@ def log_fit(
         ``child_key`` tag, which autolog's children carry too), completes what was cut short and
         creates the rest, every child once.
     """
-    _quiet_stopped_fits()
     with fixing(ctx, tuner) as fix, _keep_cache(dataset):
         model = fit()
     budget = current_http_budget()

@@ -90,12 +90,12 @@ class ReplayResult:
     ignored: str | None = None
 
 
-_BUSY = (
-    "another replay is replaying this folder right now (it holds {lock}): left to that one, "
-    "so that no child run is created twice"
-)
 #: The lock file of a spool folder (not ``*.json``: never listed as a spool file).
 _LOCK_NAME = ".replay.lock"
+_BUSY = (
+    f"another replay is replaying this folder right now (it holds {_LOCK_NAME}): left to that "
+    "one, so that no child run is created twice"
+)
 
 
 @contextlib.contextmanager
@@ -350,8 +350,7 @@ def replay(
     _files(folder)  # a path that does not exist: FileNotFoundError before anything else
     with _folder_lock(folder if folder.is_dir() else folder.parent) as held:
         if not held:
-            busy = _BUSY.format(lock=_LOCK_NAME)
-            return [ReplayResult(file, error=busy) for file in _files(folder)]
+            return [ReplayResult(file, error=_BUSY) for file in _files(folder)]
         # listed under the lock: a file another replay moved to replayed/ is not seen
         return _replay_files(_files(folder), tracking_uri)
 
