@@ -63,7 +63,7 @@ def tracking_uri(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError(
             f"must be a tracking URI such as sqlite:///mlflow.db or http://127.0.0.1:5000, "
-            f"got {text!r}; leave the option out for the command's default (see --help)"
+            f"got {text!r}; leave the option out for the command's default"
         )
     return text
 

@@ -81,9 +81,27 @@ def _demo_store_problem(uri: str) -> str | None:
     if path.is_dir():
         return f"tracking URI {uri!r} names a folder, not a sqlite file"
     if path.is_file() and path.stat().st_size:
-        what = _ui._sqlite_content(path)
+        what = _ui._sqlite_content(path) or _refuses_writes(path)
         if what is not None:
-            return f"{uri!r} is not an MLflow store: {what}"
+            return f"{uri!r} is not an MLflow store the demo can write to: {what}"
+    return None
+
+
+def _refuses_writes(path: Path) -> str | None:
+    """Why SQLite will not write to the database ``path`` (read-only), else ``None``; a write
+    transaction is begun and rolled back, nothing is written."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(path, isolation_level=None)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.execute("CREATE TABLE legacy_mllib_tracking_probe (x)")
+            connection.execute("ROLLBACK")
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        return f"SQLite refuses to write to it ({error})"
     return None
 
 

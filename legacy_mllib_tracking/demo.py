@@ -115,7 +115,7 @@ def run(*, runtime: str | None, tracking_uri: str | None, workdir: Path) -> int:
             # The fit never fails on tracking; the demo's own calls around it (its run, reading
             # the tree) do when the store stops answering meanwhile.
             print(
-                f"legacy-mllib-tracking demo: the tracking store stopped answering "
+                f"legacy-mllib-tracking demo: the tracking store failed during the demo "
                 f"({error_text(error, limit=200)}); what the fit could not log was spooled "
                 "(the warning above names the file and the replay command); the demo's own run "
                 "stays RUNNING in the store until it is ended there",

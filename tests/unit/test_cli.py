@@ -914,3 +914,25 @@ def test_replay_with_nothing_to_replay_says_where_it_looked(
     spool.mkdir()
     assert main(["replay", str(spool)]) == 0
     assert capsys.readouterr().out == f"nothing to replay in {spool}\n"
+
+
+def test_demo_refuses_a_read_only_store_before_spark_starts(tmp_path: Path) -> None:
+    """A sqlite store that refuses writes (read-only for root too: write version 3 in its
+    header) is one line and exit 2 before Spark starts, not tracebacks after it; a writable
+    store is not touched by the check."""
+    import sqlite3
+
+    store = tmp_path / "ro.db"
+    with contextlib.closing(sqlite3.connect(store)) as connection:
+        connection.execute("CREATE TABLE experiments (experiment_id)")
+        connection.commit()
+    with store.open("r+b") as file:
+        file.seek(18)
+        file.write(b"\x03")
+    result = run_python(
+        "-m", "legacy_mllib_tracking", "demo", "--tracking-uri", f"sqlite:///{store}", cwd=tmp_path
+    )
+    assert result.returncode == 2, result.stderr
+    [line] = result.stderr.splitlines()
+    assert "attempt to write a readonly database" in line and "--tracking-uri" in line, line
+    assert "Traceback" not in result.stderr and result.stdout == ""
